@@ -1,0 +1,35 @@
+using System.Linq;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Clip.Transforms;
+
+/// <summary>
+/// Estimator for <see cref="LinearProjectionTransformer"/>: nothing is learned, <c>Fit</c> returns the
+/// transformer holding the given weights.
+/// </summary>
+public sealed class LinearProjectionEstimator : TrivialEstimator<LinearProjectionTransformer>
+{
+    internal LinearProjectionEstimator(IHostEnvironment env, LinearProjectionTransformer transformer)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(LinearProjectionEstimator)), transformer)
+    {
+    }
+
+    /// <summary>Adds the output vector column; the input must be a known-size <see cref="float"/> vector of the weight's width.</summary>
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        Host.CheckValue(inputSchema, nameof(inputSchema));
+        string input = Transformer.InputColumnName;
+        if (!inputSchema.TryFindColumn(input, out var column))
+            throw Host.ExceptSchemaMismatch(nameof(inputSchema), "input", input);
+        if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != NumberDataViewType.Single)
+            throw Host.ExceptSchemaMismatch(nameof(inputSchema), "input", input,
+                $"Vector<Single, {Transformer.InputSize}>", column.GetTypeString());
+
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        columns[Transformer.OutputColumnName] = new SchemaShape.Column(Transformer.OutputColumnName,
+            SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, isKey: false);
+        return new SchemaShape(columns.Values);
+    }
+}

@@ -1,0 +1,179 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using Microsoft.ML;
+using Microsoft.ML.Clip.Persistence;
+using Microsoft.ML.Clip.Transforms;
+using Microsoft.ML.Data;
+using Microsoft.ML.Internal.Utilities;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+[assembly: LoadableClass(typeof(LinearProjectionTransformer), null, typeof(SignatureLoadModel),
+    "Linear Projection (TorchSharp)", LinearProjectionTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(LinearProjectionTransformer), null, typeof(SignatureLoadRowMapper),
+    "Linear Projection (TorchSharp)", LinearProjectionTransformer.LoaderSignature)]
+
+namespace Microsoft.ML.Clip.Transforms;
+
+/// <summary>
+/// Applies a fixed linear map <c>y = W·x + b</c> (optionally L2-normalized) held as TorchSharp tensors to a
+/// float vector column: for example a projection head exported from PyTorch, or an adapter applied to CLIP
+/// embeddings. The weights are saved inside the ML.NET model zip.
+/// </summary>
+public sealed class LinearProjectionTransformer : RowToRowTransformerBase
+{
+    internal const string LoaderSignature = "ClipLinearProjection";
+    private const string TensorEntry = "Projection.safetensors";
+
+    private readonly Tensor _weight;
+    private readonly Tensor? _bias;
+
+    /// <summary>Name of the output column.</summary>
+    public string OutputColumnName { get; }
+
+    /// <summary>Name of the input column (a known-size vector of <see cref="float"/>).</summary>
+    public string InputColumnName { get; }
+
+    /// <summary>Whether outputs are scaled to unit L2 norm.</summary>
+    public bool Normalize { get; }
+
+    /// <summary>Input vector size (columns of the weight matrix).</summary>
+    public int InputSize => (int)_weight.shape[1];
+
+    /// <summary>Output vector size (rows of the weight matrix).</summary>
+    public int OutputSize => (int)_weight.shape[0];
+
+    internal LinearProjectionTransformer(IHostEnvironment env, string outputColumnName, string inputColumnName,
+        Tensor weight, Tensor? bias, bool normalize)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(LinearProjectionTransformer)))
+    {
+        Host.CheckNonEmpty(outputColumnName, nameof(outputColumnName));
+        Host.CheckNonEmpty(inputColumnName, nameof(inputColumnName));
+        Host.CheckValue(weight, nameof(weight));
+        if (weight.dim() != 2)
+            throw Host.ExceptParam(nameof(weight), $"The projection weight must be a matrix [outputSize, inputSize]; got shape [{string.Join(", ", weight.shape)}].");
+        if (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0]))
+            throw Host.ExceptParam(nameof(bias), $"The projection bias must have shape [{weight.shape[0]}]; got [{string.Join(", ", bias.shape)}].");
+
+        OutputColumnName = outputColumnName;
+        InputColumnName = inputColumnName;
+        Normalize = normalize;
+        // Private fp32 CPU copies: the caller keeps ownership of what it passed in.
+        _weight = weight.detach().to(ScalarType.Float32, CPU).clone();
+        _bias = bias?.detach().to(ScalarType.Float32, CPU).clone();
+    }
+
+    private static VersionInfo GetVersionInfo() => new(
+        modelSignature: "CLIPLPRJ",
+        verWrittenCur: 0x00010001,
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderSignature: LoaderSignature,
+        loaderAssemblyName: typeof(LinearProjectionTransformer).Assembly.FullName);
+
+    // Factory for SignatureLoadModel: called by ML.NET's Model.Load.
+    private static LinearProjectionTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        env.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel(GetVersionInfo());
+
+        // *** Binary format ***
+        // string: output column name
+        // string: input column name
+        // bool: normalize
+        // entry Projection.safetensors: "weight" [out, in] and optionally "bias" [out]
+        string output = ctx.LoadNonEmptyString();
+        string input = ctx.LoadNonEmptyString();
+        bool normalize = ctx.Reader.ReadBoolByte();
+        var tensors = ctx.LoadTensors(TensorEntry);
+        if (!tensors.TryGetValue("weight", out var weight))
+            throw new InvalidDataException($"The saved projection in '{ctx.Directory}' has no 'weight' tensor.");
+        tensors.TryGetValue("bias", out var bias);
+        return new LinearProjectionTransformer(env, output, input, weight, bias, normalize);
+    }
+
+    // Factory for SignatureLoadRowMapper.
+    private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
+        => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    public override void SaveModel(ModelSaveContext ctx)
+    {
+        Host.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+        ctx.SaveNonEmptyString(OutputColumnName);
+        ctx.SaveNonEmptyString(InputColumnName);
+        ctx.Writer.WriteBoolByte(Normalize);
+        var tensors = new List<KeyValuePair<string, Tensor>> { new("weight", _weight) };
+        if (_bias is not null) tensors.Add(new("bias", _bias));
+        ctx.SaveTensors(TensorEntry, tensors);
+    }
+
+    public override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
+
+    /// <summary>Checks the input column of <paramref name="schema"/>; the message names the column and the expected type.</summary>
+    internal int CheckInputColumn(DataViewSchema schema)
+    {
+        if (!schema.TryGetColumnIndex(InputColumnName, out int index))
+            throw Host.ExceptSchemaMismatch(nameof(schema), "input", InputColumnName);
+        var type = schema[index].Type;
+        if (type is not VectorDataViewType { ItemType: NumberDataViewType n } vector
+            || n != NumberDataViewType.Single || vector.Size != InputSize)
+            throw Host.ExceptSchemaMismatch(nameof(schema), "input", InputColumnName,
+                $"Vector<Single, {InputSize}>", type.ToString());
+        return index;
+    }
+
+    /// <summary>Projects one row; <paramref name="destination"/> receives <see cref="OutputSize"/> values.</summary>
+    internal void Project(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var x = tensor(source.ToArray(), new long[] { 1, InputSize });
+        var y = nn.functional.linear(x, _weight, _bias);
+        if (Normalize)
+            y = nn.functional.normalize(y, p: 2, dim: 1);
+        y.data<float>().CopyTo(destination);
+    }
+
+    private sealed class Mapper : MapperBase
+    {
+        private readonly LinearProjectionTransformer _owner;
+        private readonly int _inputIndex;
+
+        public Mapper(LinearProjectionTransformer parent, DataViewSchema inputSchema)
+            : base(parent.Host.Register(nameof(Mapper)), inputSchema, parent)
+        {
+            _owner = parent;
+            _inputIndex = parent.CheckInputColumn(inputSchema);
+        }
+
+        public override DataViewSchema.DetachedColumn[] GetOutputColumnsCore() =>
+            [new DataViewSchema.DetachedColumn(_owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, _owner.OutputSize))];
+
+        public override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
+        {
+            disposer = null;
+            var getSource = input.GetGetter<VBuffer<float>>(input.Schema[_inputIndex]);
+            VBuffer<float> source = default;
+            var dense = new float[_owner.InputSize];
+            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> destination) =>
+            {
+                getSource(ref source);
+                source.CopyTo(dense);
+                var editor = VBufferEditor.Create(ref destination, _owner.OutputSize);
+                _owner.Project(dense, editor.Values);
+                destination = editor.Commit();
+            };
+            return getter;
+        }
+
+        public override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput) =>
+            column => activeOutput(0) && column == _inputIndex;
+
+        public override void SaveModel(ModelSaveContext ctx) => _owner.SaveModel(ctx);
+    }
+}

@@ -1,0 +1,34 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Microsoft.ML.Clip.Samples;
+
+/// <summary>Entry point: <c>dotnet run --project src/Microsoft.ML.Clip.Samples [sample] [options]</c>.</summary>
+public static class Program
+{
+    private static readonly Dictionary<string, (string Description, Func<string[], int> Run)> Samples = new()
+    {
+        ["persistence"] = ("Saves a pipeline holding a TorchSharp tensor stage with Model.Save, reloads it and scores again.", PersistenceSample.Run),
+    };
+
+    private const string DefaultSample = "persistence";
+
+    public static int Main(string[] args)
+    {
+        string name = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : DefaultSample;
+        if (name is "help" or "--help" or "-h")
+        {
+            Console.WriteLine("Samples:");
+            foreach (var (key, (description, _)) in Samples)
+                Console.WriteLine($"  {key,-14} {description}");
+            return 0;
+        }
+        if (!Samples.TryGetValue(name, out var sample))
+        {
+            Console.Error.WriteLine($"Unknown sample '{name}'. Available: {string.Join(", ", Samples.Keys)}.");
+            return 2;
+        }
+        return sample.Run(args.Skip(args.Length > 0 && args[0] == name ? 1 : 0).ToArray());
+    }
+}

@@ -4,6 +4,7 @@ using System.IO;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Persistence;
 using Microsoft.ML.Clip.Transforms;
+using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
 using Microsoft.ML.Internal.Utilities;
 using Microsoft.ML.Runtime;
@@ -22,10 +23,12 @@ namespace Microsoft.ML.Clip.Transforms;
 /// float vector column: for example a projection head exported from PyTorch, or an adapter applied to CLIP
 /// embeddings. The weights are saved inside the ML.NET model zip.
 /// </summary>
-public sealed class LinearProjectionTransformer : RowToRowTransformerBase
+public sealed class LinearProjectionTransformer : BatchedTransformerBase
 {
     internal const string LoaderSignature = "ClipLinearProjection";
     private const string TensorEntry = "Projection.safetensors";
+
+    private const int DefaultBatchSize = 256;
 
     private readonly Tensor _weight;
     private readonly Tensor? _bias;
@@ -112,7 +115,8 @@ public sealed class LinearProjectionTransformer : RowToRowTransformerBase
         ctx.SaveTensors(TensorEntry, tensors);
     }
 
-    public override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
+    private protected override BatchedRowMapper CreateBatchedMapper(DataViewSchema inputSchema) =>
+        new Mapper(this, inputSchema);
 
     /// <summary>Checks the input column of <paramref name="schema"/>; the message names the column and the expected type.</summary>
     internal int CheckInputColumn(DataViewSchema schema)
@@ -127,53 +131,50 @@ public sealed class LinearProjectionTransformer : RowToRowTransformerBase
         return index;
     }
 
-    /// <summary>Projects one row; <paramref name="destination"/> receives <see cref="OutputSize"/> values.</summary>
-    internal void Project(ReadOnlySpan<float> source, Span<float> destination)
+    /// <summary>Projects <paramref name="rows"/> rows of <paramref name="source"/> ([rows × InputSize]) into <paramref name="destination"/>.</summary>
+    internal void Project(float[] source, int rows, float[] destination)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var x = tensor(source.ToArray(), new long[] { 1, InputSize });
+        var x = torch.from_array(source).narrow(0, 0, (long)rows * InputSize).view(rows, InputSize);
         var y = nn.functional.linear(x, _weight, _bias);
         if (Normalize)
             y = nn.functional.normalize(y, p: 2, dim: 1);
-        y.data<float>().CopyTo(destination);
+        y.contiguous().data<float>().CopyTo(destination.AsSpan(0, rows * OutputSize));
     }
 
-    private sealed class Mapper : MapperBase
+    private sealed class Mapper(LinearProjectionTransformer owner, DataViewSchema inputSchema)
+        : BatchedRowMapper(inputSchema, DefaultBatchSize)
     {
-        private readonly LinearProjectionTransformer _owner;
-        private readonly int _inputIndex;
+        private readonly int _inputIndex = owner.CheckInputColumn(inputSchema);
 
-        public Mapper(LinearProjectionTransformer parent, DataViewSchema inputSchema)
-            : base(parent.Host.Register(nameof(Mapper)), inputSchema, parent)
+        public override DataViewSchema.DetachedColumn[] OutputColumns =>
+            [new DataViewSchema.DetachedColumn(owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, owner.OutputSize))];
+
+        public override int[] InputColumns => [_inputIndex];
+
+        public override BatchSession CreateSession(DataViewRow input) =>
+            new Session(owner, input.GetGetter<VBuffer<float>>(input.Schema[_inputIndex]));
+    }
+
+    private sealed class Session(LinearProjectionTransformer owner, ValueGetter<VBuffer<float>> getInput) : BatchSession
+    {
+        private VBuffer<float> _row;
+
+        public override RowBatch CreateBatch(int capacity) => new InputBatch(capacity, owner.InputSize, owner.OutputSize);
+
+        public override void ReadRow(RowBatch batch, int slot, long rowIndex)
         {
-            _owner = parent;
-            _inputIndex = parent.CheckInputColumn(inputSchema);
+            getInput(ref _row);
+            _row.CopyTo(((InputBatch)batch).Inputs.AsSpan(slot * owner.InputSize, owner.InputSize));
         }
 
-        public override DataViewSchema.DetachedColumn[] GetOutputColumnsCore() =>
-            [new DataViewSchema.DetachedColumn(_owner.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, _owner.OutputSize))];
+        public override void Compute(RowBatch batch) =>
+            owner.Project(((InputBatch)batch).Inputs, batch.Count, batch.Outputs[0]);
+    }
 
-        public override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action? disposer)
-        {
-            disposer = null;
-            var getSource = input.GetGetter<VBuffer<float>>(input.Schema[_inputIndex]);
-            VBuffer<float> source = default;
-            var dense = new float[_owner.InputSize];
-            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> destination) =>
-            {
-                getSource(ref source);
-                source.CopyTo(dense);
-                var editor = VBufferEditor.Create(ref destination, _owner.OutputSize);
-                _owner.Project(dense, editor.Values);
-                destination = editor.Commit();
-            };
-            return getter;
-        }
-
-        public override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput) =>
-            column => activeOutput(0) && column == _inputIndex;
-
-        public override void SaveModel(ModelSaveContext ctx) => _owner.SaveModel(ctx);
+    private sealed class InputBatch(int capacity, int inputSize, int outputSize) : RowBatch(capacity, [outputSize])
+    {
+        public float[] Inputs { get; } = new float[capacity * inputSize];
     }
 }

@@ -1,0 +1,75 @@
+using System;
+using System.Linq;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Clip.Transforms.Batching;
+
+/// <summary>
+/// Runs a <see cref="BatchedRowMapper"/> on one row at a time, for PredictionEngine and other row-by-row
+/// consumers. The outputs of a row are computed once, on first access, and shared by all its output getters.
+/// </summary>
+internal sealed class SingleRowMapper : RowToRowTransformerBase.MapperBase
+{
+    private readonly BatchedRowMapper _mapper;
+    private readonly Action<ModelSaveContext> _save;
+
+    public SingleRowMapper(IHost host, RowToRowTransformerBase parent, BatchedRowMapper mapper, Action<ModelSaveContext> save)
+        : base(host, mapper.InputSchema, parent)
+    {
+        _mapper = mapper;
+        _save = save;
+    }
+
+    public override DataViewSchema.DetachedColumn[] GetOutputColumnsCore() => _mapper.OutputColumns;
+
+    public override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput)
+    {
+        bool any = Enumerable.Range(0, _mapper.OutputColumns.Length).Any(activeOutput);
+        var needed = _mapper.InputColumns.ToHashSet();
+        return column => any && needed.Contains(column);
+    }
+
+    public override void SaveModel(ModelSaveContext ctx) => _save(ctx);
+
+    public override Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
+    {
+        var session = _mapper.CreateSession(input);
+        var batch = session.CreateBatch(1);
+        long computedPosition = -1;
+        void EnsureComputed()
+        {
+            if (computedPosition == input.Position) return;
+            batch.Count = 0;
+            batch.RowIndices[0] = input.Position;
+            session.ReadRow(batch, 0, input.Position);
+            batch.Count = 1;
+            session.Prepare(batch);
+            session.Compute(batch);
+            computedPosition = input.Position;
+        }
+
+        var getters = new Delegate[_mapper.OutputColumns.Length];
+        for (int i = 0; i < getters.Length; i++)
+        {
+            if (!activeOutput(i)) continue;
+            int column = i;
+            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> value) =>
+            {
+                EnsureComputed();
+                var source = batch.Output(column, 0);
+                var editor = VBufferEditor.Create(ref value, source.Length);
+                source.CopyTo(editor.Values);
+                value = editor.Commit();
+            };
+            getters[i] = getter;
+        }
+        disposer = session.Dispose;
+        return getters;
+    }
+
+    // CreateGetters is overridden whole, so the per-column hook is never called.
+    public override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action disposer)
+        => throw new InvalidOperationException("SingleRowMapper builds all getters in CreateGetters.");
+}

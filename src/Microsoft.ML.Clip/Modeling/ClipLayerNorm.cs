@@ -1,0 +1,50 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.Clip.Modeling;
+
+/// <summary>
+/// Layer normalisation over the last dimension that always computes in fp32 (fp64 for fp64 inputs) and
+/// returns the input's dtype, as open_clip's <c>LayerNorm</c> / <c>LayerNormFp32</c>: for fp32 models this is
+/// exactly <c>F.layer_norm</c>; for bf16 activations the statistics are not computed in bf16.
+/// Parameters: <c>weight</c> (ones) and <c>bias</c> (zeros).
+/// </summary>
+public sealed class ClipLayerNorm : nn.Module<Tensor, Tensor>
+{
+    private readonly long[] _shape;
+    private readonly double _eps;
+
+    // Field names are the state-dict names.
+    private Parameter weight;
+    private Parameter bias;
+
+    /// <summary>Creates a layer norm over <paramref name="width"/> features.</summary>
+    public ClipLayerNorm(long width, double eps = 1e-5, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(ClipLayerNorm))
+    {
+        _shape = [width];
+        _eps = eps;
+        weight = new Parameter(ones(width, dtype ?? ScalarType.Float32, device));
+        bias = new Parameter(zeros(width, dtype ?? ScalarType.Float32, device));
+        RegisterComponents();
+    }
+
+    /// <summary>The scale parameter.</summary>
+    public Parameter Weight => weight;
+
+    /// <summary>The shift parameter.</summary>
+    public Parameter Bias => bias;
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x)
+    {
+        var compute = x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        if (x.dtype == compute && weight.dtype == compute)
+            return F.layer_norm(x, _shape, weight, bias, _eps);
+        using var scope = NewDisposeScope();
+        var y = F.layer_norm(x.to(compute), _shape, weight.to(compute), bias.to(compute), _eps).to(x.dtype);
+        return y.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,49 @@
+using System;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.Clip.Modeling.Losses;
+
+/// <summary>
+/// CLIP's symmetric contrastive (InfoNCE) loss, as open_clip's <c>ClipLoss</c> on one process: with
+/// <c>L = s · I Tᵀ</c>, the mean of the cross-entropies of the rows of L and of Lᵀ against the diagonal.
+/// Computed in fp32 whatever the feature dtype.
+/// </summary>
+public sealed class ClipLoss : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    /// <summary>Creates the loss (no parameters).</summary>
+    public ClipLoss() : base(nameof(ClipLoss)) { }
+
+    /// <summary>See <see cref="Compute"/>.</summary>
+    public override Tensor forward(Tensor imageFeatures, Tensor textFeatures, Tensor logitScale) =>
+        Compute(imageFeatures, textFeatures, logitScale);
+
+    /// <summary>The loss, a 0-dim fp32 tensor.</summary>
+    /// <param name="imageFeatures">Normalised image features [N, D]; row i pairs with text row i.</param>
+    /// <param name="textFeatures">Normalised text features [N, D].</param>
+    /// <param name="logitScale">The already exponentiated scale <c>exp(logit_scale)</c> (0-dim or one element).</param>
+    public static Tensor Compute(Tensor imageFeatures, Tensor textFeatures, Tensor logitScale)
+    {
+        LossChecks.PairedFeatures(imageFeatures, textFeatures);
+        using var scope = NewDisposeScope();
+        var image = imageFeatures.to(ScalarType.Float32);
+        var text = textFeatures.to(ScalarType.Float32);
+        var scale = logitScale.to(ScalarType.Float32).reshape();
+        var logitsPerImage = scale * image.matmul(text.t());
+        var logitsPerText = logitsPerImage.t();
+        var labels = arange(image.shape[0], ScalarType.Int64, image.device);
+        var loss = (F.cross_entropy(logitsPerImage, labels) + F.cross_entropy(logitsPerText, labels)) / 2;
+        return loss.MoveToOuterDisposeScope();
+    }
+}
+
+internal static class LossChecks
+{
+    public static void PairedFeatures(Tensor image, Tensor text)
+    {
+        if (image.dim() != 2 || text.dim() != 2 || image.shape[0] != text.shape[0] || image.shape[1] != text.shape[1])
+            throw new ArgumentException(
+                $"Expected paired features [N, D] and [N, D], got [{string.Join(", ", image.shape)}] and [{string.Join(", ", text.shape)}].");
+    }
+}

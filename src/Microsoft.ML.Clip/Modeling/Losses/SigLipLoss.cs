@@ -1,0 +1,44 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.Clip.Modeling.Losses;
+
+/// <summary>
+/// SigLIP's pairwise sigmoid loss, as open_clip's <c>SigLipLoss</c> on one process: with
+/// <c>L = s · I Tᵀ + b</c> and labels +1 on the diagonal, −1 elsewhere, <c>−Σ log σ(labels ⊙ L) / N</c>.
+/// Computed in fp32 whatever the feature dtype.
+/// </summary>
+public sealed class SigLipLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
+{
+    /// <summary>SigLIP's initial <c>logit_scale</c>: ln 10.</summary>
+    public const double DefaultInitLogitScale = 2.302585092994046;
+
+    /// <summary>SigLIP's initial <c>logit_bias</c>: −10.</summary>
+    public const double DefaultInitLogitBias = -10;
+
+    /// <summary>Creates the loss (no parameters).</summary>
+    public SigLipLoss() : base(nameof(SigLipLoss)) { }
+
+    /// <summary>See <see cref="Compute"/>.</summary>
+    public override Tensor forward(Tensor imageFeatures, Tensor textFeatures, Tensor logitScale, Tensor logitBias) =>
+        Compute(imageFeatures, textFeatures, logitScale, logitBias);
+
+    /// <summary>The loss, a 0-dim fp32 tensor.</summary>
+    /// <param name="imageFeatures">Normalised image features [N, D]; row i pairs with text row i.</param>
+    /// <param name="textFeatures">Normalised text features [N, D].</param>
+    /// <param name="logitScale">The already exponentiated scale <c>exp(logit_scale)</c>.</param>
+    /// <param name="logitBias">The bias added to every logit.</param>
+    public static Tensor Compute(Tensor imageFeatures, Tensor textFeatures, Tensor logitScale, Tensor logitBias)
+    {
+        LossChecks.PairedFeatures(imageFeatures, textFeatures);
+        using var scope = NewDisposeScope();
+        var image = imageFeatures.to(ScalarType.Float32);
+        var text = textFeatures.to(ScalarType.Float32);
+        long n = image.shape[0];
+        var logits = logitScale.to(ScalarType.Float32).reshape() * image.matmul(text.t()) + logitBias.to(ScalarType.Float32).reshape();
+        var labels = 2 * eye(n, dtype: ScalarType.Float32, device: image.device) - 1;
+        var loss = -F.logsigmoid(labels * logits).sum() / n;
+        return loss.MoveToOuterDisposeScope();
+    }
+}

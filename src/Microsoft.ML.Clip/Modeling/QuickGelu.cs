@@ -1,0 +1,26 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Modeling;
+
+/// <summary>
+/// OpenAI's QuickGELU, <c>x · σ(1.702 x)</c>: the activation the original CLIP weights were trained with.
+/// Using exact GELU with those weights shifts the embeddings, so configs say which one (<c>quick_gelu</c>).
+/// </summary>
+public sealed class QuickGelu : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Creates the activation (no parameters).</summary>
+    public QuickGelu() : base(nameof(QuickGelu)) { }
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor x)
+    {
+        using var scaled = x * 1.702;
+        using var gate = scaled.sigmoid();
+        return x * gate;
+    }
+
+    /// <summary>The MLP activation for a config: QuickGELU or exact (erf) GELU as open_clip's <c>nn.GELU</c>.</summary>
+    public static nn.Module<Tensor, Tensor> Create(bool quickGelu) =>
+        quickGelu ? new QuickGelu() : nn.GELU();
+}

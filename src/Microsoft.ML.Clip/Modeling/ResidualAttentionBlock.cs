@@ -1,0 +1,45 @@
+using System;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Modeling;
+
+/// <summary>
+/// A pre-LayerNorm transformer block as open_clip's <c>ResidualAttentionBlock</c>:
+/// <c>x + attn(ln_1(x))</c>, then <c>x + mlp(ln_2(x))</c>. State-dict names: <c>ln_1</c>, <c>attn.*</c>,
+/// <c>ln_2</c>, <c>mlp.c_fc</c>, <c>mlp.c_proj</c>.
+/// </summary>
+public sealed class ResidualAttentionBlock : nn.Module<Tensor, Tensor?, Tensor>
+{
+    private MultiheadSelfAttention attn;
+    private ClipLayerNorm ln_1;
+    private Mlp mlp;
+    private ClipLayerNorm ln_2;
+
+    /// <summary>Creates a block of <paramref name="width"/> features and <paramref name="heads"/> heads.</summary>
+    public ResidualAttentionBlock(long width, long heads, double mlpRatio, bool quickGelu, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(ResidualAttentionBlock))
+    {
+        attn = new MultiheadSelfAttention(width, heads, device, dtype);
+        ln_1 = new ClipLayerNorm(width, device: device, dtype: dtype);
+        // open_clip: mlp_width = int(width * mlp_ratio), i.e. truncation.
+        mlp = new Mlp(width, (long)Math.Truncate(width * mlpRatio), quickGelu, device, dtype);
+        ln_2 = new ClipLayerNorm(width, device: device, dtype: dtype);
+        RegisterComponents();
+    }
+
+    /// <summary>The attention layer.</summary>
+    public MultiheadSelfAttention Attention => attn;
+
+    /// <summary>The feed-forward layer.</summary>
+    public Mlp Mlp => mlp;
+
+    /// <summary>Applies the block to <paramref name="x"/> [N, L, width].</summary>
+    public override Tensor forward(Tensor x, Tensor? attnMask)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + attn.forward(ln_1.forward(x), attnMask);
+        var y = h + mlp.forward(ln_2.forward(h));
+        return y.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,40 @@
+using System;
+
+namespace Microsoft.ML.Clip.Modeling;
+
+/// <summary>Architecture of the CLIP text transformer, as open_clip's <c>text_cfg</c>.</summary>
+public sealed record TextConfig
+{
+    /// <summary>Maximum number of tokens, including start and end tokens (open_clip <c>context_length</c>).</summary>
+    public int ContextLength { get; init; } = 77;
+
+    /// <summary>Size of the token vocabulary (open_clip <c>vocab_size</c>).</summary>
+    public int VocabSize { get; init; } = 49408;
+
+    /// <summary>Transformer width (open_clip <c>width</c>).</summary>
+    public int Width { get; init; } = 512;
+
+    /// <summary>Attention heads (open_clip <c>heads</c>).</summary>
+    public int Heads { get; init; } = 8;
+
+    /// <summary>Transformer blocks (open_clip <c>layers</c>).</summary>
+    public int Layers { get; init; } = 12;
+
+    /// <summary>Hidden width of the MLP relative to <see cref="Width"/> (open_clip <c>mlp_ratio</c>).</summary>
+    public double MlpRatio { get; init; } = 4.0;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent field.</summary>
+    public void Validate()
+    {
+        Require(ContextLength > 0, "context_length must be positive.");
+        Require(VocabSize > 0, "vocab_size must be positive.");
+        Require(Width > 0 && Heads > 0 && Layers > 0, "width, heads and layers must be positive.");
+        Require(Width % Heads == 0, $"width ({Width}) must be divisible by heads ({Heads}).");
+        Require(MlpRatio > 0, "mlp_ratio must be positive.");
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new ArgumentException("Invalid text config: " + message);
+    }
+}

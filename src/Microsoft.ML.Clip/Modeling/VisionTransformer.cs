@@ -1,0 +1,125 @@
+using System;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Modeling;
+
+/// <summary>
+/// The CLIP Vision Transformer image tower with open_clip's parameter names: <c>conv1</c> (patch embedding,
+/// no bias), <c>class_embedding</c>, <c>positional_embedding</c>, <c>ln_pre</c>, <c>transformer.resblocks.N</c>,
+/// <c>ln_post</c> and <c>proj</c>. <see cref="nn.Module{T,TResult}.forward"/> maps normalised pixels
+/// [N, 3, H, W] to image embeddings [N, embed_dim] in the model's dtype.
+/// </summary>
+public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTower
+{
+    private Conv2d conv1;
+    private Parameter class_embedding;
+    private Parameter positional_embedding;
+    private PatchDropout patch_dropout;
+    private ClipLayerNorm ln_pre;
+    private Transformer transformer;
+    private ClipLayerNorm ln_post;
+    private Parameter proj;
+
+    /// <summary>Creates a ViT tower for <paramref name="config"/> projecting to <paramref name="embedDim"/>.</summary>
+    public VisionTransformer(VisionConfig config, int embedDim, bool quickGelu, Device? device = null, ScalarType? dtype = null)
+        : base(nameof(VisionTransformer))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.IsResNet)
+            throw new ArgumentException("This vision config describes a ModifiedResNet, not a Vision Transformer.", nameof(config));
+        config.Validate();
+        Config = config;
+        EmbedDim = embedDim;
+        var type = dtype ?? ScalarType.Float32;
+        long width = config.Width;
+
+        conv1 = nn.Conv2d(3, width, kernel_size: config.PatchSize, stride: config.PatchSize, bias: false, device: device, dtype: dtype);
+        class_embedding = new Parameter(empty(width, type, device));
+        positional_embedding = new Parameter(empty([PatchCount + 1, width], type, device));
+        patch_dropout = new PatchDropout(config.PatchDropout);
+        ln_pre = new ClipLayerNorm(width, device: device, dtype: dtype);
+        transformer = new Transformer(width, config.Layers, config.Heads, config.MlpRatio, quickGelu, device, dtype);
+        ln_post = new ClipLayerNorm(width, device: device, dtype: dtype);
+        proj = new Parameter(empty([width, embedDim], type, device));
+        RegisterComponents();
+        InitializeParameters();
+    }
+
+    /// <summary>The architecture.</summary>
+    public VisionConfig Config { get; }
+
+    /// <summary>Size of the output embedding.</summary>
+    public int EmbedDim { get; }
+
+    /// <inheritdoc/>
+    public int PatchCount => Config.GridSize * Config.GridSize;
+
+    /// <summary>The transformer blocks.</summary>
+    public Transformer Transformer => transformer;
+
+    /// <summary>The patch dropout applied in training mode (open_clip <c>patch_dropout</c>).</summary>
+    public PatchDropout PatchDropout => patch_dropout;
+
+    /// <summary>
+    /// Re-draws the parameters as open_clip does for a fresh ViT: class and positional embeddings and
+    /// <c>proj</c> ~ N(0, width^-½); PyTorch defaults elsewhere (those already set at construction).
+    /// </summary>
+    public void InitializeParameters()
+    {
+        double scale = Math.Pow(Config.Width, -0.5);
+        using (no_grad())
+        {
+            nn.init.normal_(class_embedding, 0, scale);
+            nn.init.normal_(positional_embedding, 0, scale);
+            nn.init.normal_(proj, 0, scale);
+        }
+    }
+
+    /// <summary>Image embeddings [N, embed_dim] (not normalised) in the tower's dtype.</summary>
+    public override Tensor forward(Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        var (pooled, _) = Encode(pixels, null, needTokens: false);
+        return SafeMatMul.MatMul(pooled, proj, "visual.proj").MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public TowerOutput ForwardTokens(Tensor pixels, Tensor? keepPatchIndices = null, bool projectTokens = true)
+    {
+        using var scope = NewDisposeScope();
+        var (pooled, tokens) = Encode(pixels, keepPatchIndices, needTokens: true);
+        pooled = SafeMatMul.MatMul(pooled, proj, "visual.proj");
+        if (projectTokens) tokens = SafeMatMul.MatMul(tokens!, proj, "visual.proj");
+        return new TowerOutput(pooled.MoveToOuterDisposeScope(), tokens!.MoveToOuterDisposeScope());
+    }
+
+    private (Tensor Pooled, Tensor? Tokens) Encode(Tensor pixels, Tensor? keepPatchIndices, bool needTokens)
+    {
+        CheckPixels(pixels);
+        // Inputs follow the model: a bf16 tower gets bf16 pixels (an fp32 input into a bf16 conv would throw).
+        var x = conv1.forward(pixels.to(conv1.weight!.dtype, conv1.weight.device)); // [N, width, g, g]
+        long n = x.shape[0], width = x.shape[1];
+        x = x.reshape(n, width, -1).permute(0, 2, 1); // [N, g², width]
+        var cls = class_embedding.to(x.dtype).view(1, 1, width).expand(n, 1, width);
+        x = cat([cls, x], 1) + positional_embedding.to(x.dtype);
+        x = keepPatchIndices is not null ? PatchDropout.KeepPatches(x, keepPatchIndices) : patch_dropout.forward(x);
+        x = ln_pre.forward(x);
+        x = transformer.forward(x, null);
+        x = ln_post.forward(x);
+        var pooled = x.select(1, 0);
+        var tokens = needTokens ? x.narrow(1, 1, x.shape[1] - 1) : null;
+        return (pooled, tokens);
+    }
+
+    private void CheckPixels(Tensor pixels)
+    {
+        int size = Config.ImageSize;
+        if (pixels.dim() != 4 || pixels.shape[1] != 3 || pixels.shape[2] != size || pixels.shape[3] != size)
+            throw new ArgumentException(
+                $"Expected pixels of shape [N, 3, {size}, {size}], got [{string.Join(", ", pixels.shape)}].", nameof(pixels));
+        if (!pixels.is_floating_point())
+            throw new ArgumentException($"Expected floating-point (normalised) pixels, got {pixels.dtype}.", nameof(pixels));
+    }
+}

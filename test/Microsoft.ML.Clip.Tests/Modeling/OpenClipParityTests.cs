@@ -1,0 +1,67 @@
+using System.Linq;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Modeling.Losses;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Tests.Modeling;
+
+/// <summary>Numerical parity with open_clip 2.32 on the tiny fixtures (GELU and QuickGELU).</summary>
+public class OpenClipParityTests(ITestOutputHelper output)
+{
+    private const double Tol = 1e-4; // |a−b| ≤ 1e-4 + 1e-4·|b|
+
+    [FixtureTheory]
+    [InlineData("tiny-gelu")]
+    [InlineData("tiny-quickgelu")]
+    public void FeaturesAndLogitsMatchOpenClip(string name)
+    {
+        using var fx = new TinyFixture(name);
+        using var model = fx.LoadModel();
+        model.eval();
+        using var _ = no_grad();
+
+        using var image = model.EncodeImage(fx.Pixels);
+        using var text = model.EncodeText(fx.Tokens);
+        double e1 = TensorAssert.Close(image, fx.IO["output.image_features"], Tol, Tol, "image features");
+        double e2 = TensorAssert.Close(text, fx.IO["output.text_features"], Tol, Tol, "text features");
+
+        using var result = model.forward(fx.Pixels, fx.Tokens);
+        using var logits = result.LogitsPerImage();
+        double e3 = TensorAssert.Close(logits, fx.IO["output.logits_per_image"], Tol, Tol, "logits_per_image");
+        double e4 = TensorAssert.Close(result.LogitScale.reshape(1), fx.IO["output.logit_scale_exp"], Tol, Tol, "logit scale");
+        Assert.Equal(ScalarType.Float32, image.dtype);
+        Assert.Null(result.LogitBias);
+        output.WriteLine($"{name}: max |Δ| image {e1:E2}, text {e2:E2}, logits {e3:E2}, scale {e4:E2}");
+    }
+
+    [FixtureTheory]
+    [InlineData("tiny-gelu")]
+    [InlineData("tiny-quickgelu")]
+    public void LossAndEveryGradientMatchOpenClip(string name)
+    {
+        using var fx = new TinyFixture(name);
+        using var model = fx.LoadModel();
+        model.train();
+
+        using var result = model.forward(fx.Pixels, fx.Tokens);
+        using var loss = ClipLoss.Compute(result.ImageFeatures, result.TextFeatures, result.LogitScale);
+        double lossError = TensorAssert.Close(loss.reshape(1), fx.IO["output.clip_loss"], 1e-5, 0, "CLIP loss");
+        loss.backward();
+
+        var parameters = model.named_parameters().ToList();
+        var expectedNames = fx.IO.Keys.Where(k => k.StartsWith("grad.")).Select(k => k["grad.".Length..]).OrderBy(k => k).ToList();
+        Assert.Equal(expectedNames, parameters.Select(p => p.name).OrderBy(k => k).ToList());
+
+        double worst = 0;
+        string worstName = "";
+        foreach (var (paramName, p) in parameters)
+        {
+            Assert.NotNull(p.grad);
+            double e = TensorAssert.Close(p.grad!, fx.IO["grad." + paramName], Tol, Tol, "gradient of " + paramName);
+            if (e > worst) (worst, worstName) = (e, paramName);
+        }
+        output.WriteLine($"{name}: loss {loss.item<float>():F6} (|Δ| {lossError:E2}); {parameters.Count} gradients, max |Δ| {worst:E2} ({worstName})");
+    }
+}

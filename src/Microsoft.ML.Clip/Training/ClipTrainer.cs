@@ -1,0 +1,213 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Training.Objectives;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Training;
+
+/// <summary>The figures of one optimizer step.</summary>
+/// <param name="Step">1-based optimizer step.</param>
+/// <param name="Loss">Loss of the whole batch.</param>
+/// <param name="GradientNorm">Global gradient L2 norm before clipping.</param>
+/// <param name="LearningRate">Learning rate applied.</param>
+/// <param name="Temperature">exp(logit_scale) after the step.</param>
+/// <param name="Skipped">True when the step was skipped because of a non-finite loss or gradient.</param>
+public sealed record TrainingStepResult(long Step, double Loss, double GradientNorm, double LearningRate, double Temperature, bool Skipped);
+
+/// <summary>A training step produced a NaN or infinite loss or gradient.</summary>
+public sealed class NonFiniteTrainingException(string message) : ArithmeticException(message);
+
+/// <summary>
+/// One CLIP-family training run on TorchSharp tensors: AdamW with the weight-decay exclusions, warmup +
+/// cosine schedule, gradient clipping, temperature clamping, gradient accumulation that keeps whole-batch
+/// negatives, and fp32 or bf16-mixed arithmetic. The objective decides the encoding and the loss.
+/// </summary>
+public sealed class ClipTrainer : IDisposable
+{
+    private readonly ClipModel _master;
+    private readonly ClipModel? _working;  // bf16 copy for mixed precision, else null
+    private readonly ClipObjective _objective;
+    private readonly ClipTrainerOptions _options;
+    private readonly AdamW _optimizer;
+    private readonly List<(string Name, Parameter Master, Parameter Working)> _pairs;
+
+    /// <summary>Prepares training of <paramref name="model"/> (float32 weights; it is updated in place).</summary>
+    /// <param name="model">The model, float32.</param>
+    /// <param name="objective">What is minimised.</param>
+    /// <param name="options">Optimization settings.</param>
+    /// <param name="totalSteps">Optimizer steps planned for the run (for the cosine schedule).</param>
+    public ClipTrainer(ClipModel model, ClipObjective objective, ClipTrainerOptions options, long totalSteps)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(objective);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (model.DType != ScalarType.Float32)
+            throw new ArgumentException($"Training keeps float32 master weights; the model is {model.DType}. Use TrainingPrecision.BFloat16Mixed for bf16 arithmetic.", nameof(model));
+        _master = model;
+        _objective = objective;
+        _options = options;
+        Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, Math.Max(1, totalSteps)), Math.Max(1, totalSteps));
+
+        var named = model.named_parameters().Select(p => (p.name, p.parameter))
+            .Concat(objective.ExtraParameters().Select(p => ($"objective.{p.Name}", p.Parameter)));
+        _optimizer = new AdamW(ParameterGroups.WithWeightDecay(named, options.WeightDecay), options.Beta1, options.Beta2, options.Epsilon);
+
+        if (options.Precision == TrainingPrecision.BFloat16Mixed)
+        {
+            _working = new ClipModel(model.Config, model.Device, ScalarType.BFloat16);
+            _pairs = model.named_parameters().Zip(_working.named_parameters(), (m, w) => (m.name, m.parameter, w.parameter)).ToList();
+            CopyMasterToWorking();
+        }
+        else
+        {
+            _pairs = [];
+        }
+    }
+
+    /// <summary>The learning-rate schedule of the run.</summary>
+    public LearningRateSchedule Schedule { get; }
+
+    /// <summary>The optimizer (its state goes into checkpoints).</summary>
+    public AdamW Optimizer => _optimizer;
+
+    /// <summary>Optimizer steps taken.</summary>
+    public long StepCount => _optimizer.StepCount;
+
+    /// <summary>Performs one optimizer step on <paramref name="batch"/> (on the model's device).</summary>
+    public TrainingStepResult Step(TrainingBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var model = _working ?? _master;
+        model.train();
+        ZeroGradients();
+
+        double loss;
+        using (var scope = NewDisposeScope())
+        {
+            loss = ForwardBackward(model, batch);
+            var gradients = CollectGradients();
+            double norm = GlobalNorm(gradients.Values);
+            double lr = Schedule.At(_optimizer.StepCount);
+            if (!double.IsFinite(loss) || !double.IsFinite(norm))
+            {
+                string what = double.IsFinite(loss) ? $"gradient norm {norm}" : $"loss {loss}";
+                if (!_options.SkipNonFiniteSteps)
+                    throw new NonFiniteTrainingException($"Training step {_optimizer.StepCount + 1} produced a non-finite {what}; the weights were not updated. " +
+                        "Lower the learning rate, enable gradient clipping, check the inputs, or set SkipNonFiniteSteps to skip such steps.");
+                return new TrainingStepResult(_optimizer.StepCount, loss, norm, lr, Temperature(), Skipped: true);
+            }
+            if (_options.GradientClipNorm is double max && norm > max)
+            {
+                double factor = max / (norm + 1e-6);
+                foreach (var g in gradients.Values) g.mul_(factor);
+            }
+            _optimizer.Step(lr, gradients);
+            using (no_grad())
+                _master.LogitScale.clamp_(0, _options.MaxLogitScale);
+            if (_working is not null) CopyMasterToWorking();
+            _objective.AfterStep(model, null);
+            return new TrainingStepResult(_optimizer.StepCount, loss, norm, lr, Temperature(), Skipped: false);
+        }
+    }
+
+    /// <summary>The batch loss and its gradients (fp32 copies) without updating anything: for tests and diagnostics.</summary>
+    internal (double Loss, Dictionary<string, Tensor> Gradients) LossAndGradients(TrainingBatch batch)
+    {
+        var model = _working ?? _master;
+        model.train();
+        ZeroGradients();
+        double loss = ForwardBackward(model, batch);
+        var gradients = CollectGradients().ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
+        ZeroGradients();
+        return (loss, gradients);
+    }
+
+    /// <summary>Forward and backward over the batch, in micro-batches when configured; returns the batch loss.</summary>
+    private double ForwardBackward(ClipModel model, TrainingBatch batch)
+    {
+        int micro = _options.MicroBatchSize ?? batch.Count;
+        if (micro >= batch.Count)
+        {
+            using var features = _objective.Encode(model, batch);
+            using var loss = _objective.Loss(model, features, trainModelLevelParameters: true);
+            loss.backward();
+            return loss.item<float>();
+        }
+
+        // Gradient accumulation with whole-batch negatives (as open_clip's accum_freq): first encode every
+        // micro-batch without gradients, then, for each micro-batch, recompute its features with gradients,
+        // splice them among the cached ones and back-propagate the full-batch loss. Summed over micro-batches
+        // this is exactly the gradient of the full-batch loss. Model-level parameters (temperature) take part
+        // with gradients in the first pass only, so they are not counted once per micro-batch.
+        var slices = Enumerable.Range(0, (batch.Count + micro - 1) / micro)
+            .Select(i => (Start: i * micro, Length: Math.Min(micro, batch.Count - i * micro))).ToList();
+        var cached = new List<ObjectiveFeatures>();
+        using (no_grad())
+            foreach (var (start, length) in slices)
+                cached.Add(_objective.Encode(model, batch.Slice(start, length)));
+
+        double first = double.NaN;
+        for (int j = 0; j < slices.Count; j++)
+        {
+            using var scope = NewDisposeScope();
+            var fresh = _objective.Encode(model, batch.Slice(slices[j].Start, slices[j].Length));
+            var parts = cached.Select((c, i) => i == j ? fresh : c).ToList();
+            var all = ObjectiveFeatures.Concat(parts);
+            var loss = _objective.Loss(model, all, trainModelLevelParameters: j == 0);
+            loss.backward();
+            if (j == 0) first = loss.item<float>();
+        }
+        foreach (var c in cached) c.Dispose();
+        return first;
+    }
+
+    private Dictionary<string, Tensor> CollectGradients()
+    {
+        var result = new Dictionary<string, Tensor>();
+        if (_working is null)
+        {
+            foreach (var p in _optimizer.Parameters)
+                if (p.Parameter.grad is Tensor g) result[p.Name] = g;
+            return result;
+        }
+        foreach (var (name, _, working) in _pairs)
+            if (working.grad is Tensor g) result[name] = g.to(ScalarType.Float32);
+        foreach (var p in _optimizer.Parameters.Where(p => p.Name.StartsWith("objective.", StringComparison.Ordinal)))
+            if (p.Parameter.grad is Tensor g) result[p.Name] = g;
+        return result;
+    }
+
+    private static double GlobalNorm(IEnumerable<Tensor> gradients)
+    {
+        using var scope = NewDisposeScope();
+        var squares = gradients.Select(g => g.to(ScalarType.Float32).pow(2).sum()).ToArray();
+        return squares.Length == 0 ? 0 : Math.Sqrt(stack(squares).sum().item<float>());
+    }
+
+    private void ZeroGradients()
+    {
+        foreach (var p in _optimizer.Parameters) p.Parameter.grad?.zero_();
+        if (_working is not null)
+            foreach (var (_, _, working) in _pairs) working.grad?.zero_();
+    }
+
+    private void CopyMasterToWorking()
+    {
+        using var noGrad = no_grad();
+        foreach (var (_, master, working) in _pairs) working.copy_(master);
+    }
+
+    private double Temperature()
+    {
+        using var noGrad = no_grad();
+        using var t = _master.LogitScale.exp();
+        return t.item<float>();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _working?.Dispose();
+}

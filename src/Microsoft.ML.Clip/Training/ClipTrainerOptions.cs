@@ -1,0 +1,57 @@
+using System;
+
+namespace Microsoft.ML.Clip.Training;
+
+/// <summary>Optimization settings of a CLIP training run (defaults follow open_clip where it has one).</summary>
+public sealed record ClipTrainerOptions
+{
+    /// <summary>Peak learning rate.</summary>
+    public double LearningRate { get; init; } = 5e-4;
+
+    /// <summary>Decoupled weight decay for matrices (biases, norms, embeddings and the temperature are excluded).</summary>
+    public double WeightDecay { get; init; } = 0.2;
+
+    /// <summary>AdamW β1.</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>AdamW β2 (0.98 as CLIP for ViTs).</summary>
+    public double Beta2 { get; init; } = 0.98;
+
+    /// <summary>AdamW ε.</summary>
+    public double Epsilon { get; init; } = 1e-6;
+
+    /// <summary>Linear warmup length in optimizer steps.</summary>
+    public long WarmupSteps { get; init; } = 100;
+
+    /// <summary>Clip the global gradient L2 norm to this value; null disables clipping.</summary>
+    public double? GradientClipNorm { get; init; } = 1.0;
+
+    /// <summary>
+    /// Rows per forward/backward pass. When smaller than the batch, gradients are accumulated over
+    /// micro-batches while the loss still contrasts every pair of the whole batch (features of the other
+    /// micro-batches are cached, then each micro-batch is recomputed with gradients). Null: the whole batch at once.
+    /// </summary>
+    public int? MicroBatchSize { get; init; }
+
+    /// <summary>Arithmetic of forward/backward passes.</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
+
+    /// <summary>Upper bound of the learnable <c>logit_scale</c> (ln 100, as CLIP), applied after every step.</summary>
+    public double MaxLogitScale { get; init; } = Math.Log(100);
+
+    /// <summary>When a step's loss or gradient is NaN or infinite: false (default) stops with an error, true skips the step.</summary>
+    public bool SkipNonFiniteSteps { get; init; }
+
+    /// <summary>Checks the values; the message names the setting.</summary>
+    public void Validate()
+    {
+        if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive.");
+        if (WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "The weight decay cannot be negative.");
+        if (Beta1 is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(Beta1), Beta1, "β1 must be in [0, 1).");
+        if (Beta2 is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(Beta2), Beta2, "β2 must be in [0, 1).");
+        if (!(Epsilon > 0)) throw new ArgumentOutOfRangeException(nameof(Epsilon), Epsilon, "ε must be positive.");
+        if (WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "The warmup cannot be negative.");
+        if (GradientClipNorm is <= 0) throw new ArgumentOutOfRangeException(nameof(GradientClipNorm), GradientClipNorm, "The clipping norm must be positive.");
+        if (MicroBatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(MicroBatchSize), MicroBatchSize, "The micro-batch size must be at least 1.");
+    }
+}

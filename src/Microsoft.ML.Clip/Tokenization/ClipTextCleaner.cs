@@ -1,0 +1,34 @@
+using System;
+
+namespace Microsoft.ML.Clip.Tokenization;
+
+/// <summary>
+/// The caption cleaning that open_clip's default tokenizer applies before BPE (its <c>"lower"</c> cleaning, without
+/// ftfy), reproduced exactly:
+/// <list type="number">
+/// <item>Python's <c>html.unescape</c>, twice (so <c>&amp;amp;lt;</c> becomes '&lt;'): HTML5 entities, legacy entities
+/// without ';', numeric references with browsers' fix-ups (<c>&amp;#128;</c> → '€', invalid code points → U+FFFD).</item>
+/// <item>Whitespace runs (Python's notion, which includes U+001C..U+001F and U+0085) become one space; the ends are
+/// stripped.</item>
+/// <item>Python's <c>str.lower</c> (full mappings such as 'İ' → "i̇", and the final-sigma rule).</item>
+/// </list>
+/// </summary>
+/// <remarks>
+/// ftfy (the "fixes text for you" library open_clip calls first) repairs mojibake; it is deliberately left out, as in
+/// the reference fixtures. Whitespace follows open_clip 2.32's <c>" ".join(text.split())</c>; releases before late 2023
+/// used the <c>regex</c> module's <c>\s</c>, which differs only in not treating U+001C..U+001F as spaces.
+/// The Unicode data is Python 3.11's (Unicode 14).
+/// </remarks>
+public static class ClipTextCleaner
+{
+    /// <summary>Cleans <paramref name="text"/> as open_clip does before tokenizing it.</summary>
+    /// <param name="text">The raw caption.</param>
+    /// <returns>The cleaned caption; empty when the text held only whitespace.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    public static string Clean(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string unescaped = PythonHtml.Unescape(PythonHtml.Unescape(text));
+        return PythonText.CollapseWhiteSpaceAndLower(unescaped);
+    }
+}

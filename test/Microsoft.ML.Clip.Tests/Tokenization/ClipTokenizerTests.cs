@@ -1,0 +1,239 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Text;
+using System.Threading.Tasks;
+using Microsoft.ML.Clip.Tokenization;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Tests.Tokenization;
+
+public sealed class ClipTokenizerTests : IDisposable
+{
+    private const int Start = 49406, End = 49407;
+    private readonly string _temp = Directory.CreateTempSubdirectory("clip-tokenizer-").FullName;
+
+    public void Dispose() => Directory.Delete(_temp, recursive: true);
+
+    private static ClipTokenizer Tokenizer => TokenizerFixtures.OpenAI;
+
+    [FixtureFact]
+    public void EncodeToIdsHasNoSpecialTokens()
+    {
+        // open_clip: "a photo of a cat" → 320 1125 539 320 2368.
+        Assert.Equal(new[] { 320, 1125, 539, 320, 2368 }, Tokenizer.EncodeToIds("a photo of a cat"));
+        Assert.Empty(Tokenizer.EncodeToIds(""));
+        Assert.Empty(Tokenizer.EncodeToIds(" \t "));
+    }
+
+    [FixtureTheory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("   \t\n ")]
+    [InlineData("&nbsp;")]
+    public void EmptyTextGivesStartAndEnd(string? text)
+    {
+        var row = Tokenizer.Encode(text);
+        Assert.Equal(77, row.Length);
+        Assert.Equal(Start, row[0]);
+        Assert.Equal(End, row[1]);
+        Assert.All(row.Skip(2), id => Assert.Equal(0, id));
+    }
+
+    [FixtureFact]
+    public void TruncationKeepsTheEndToken()
+    {
+        string text = string.Join(" ", Enumerable.Repeat("a photo of a cat", 30)); // 150 ids
+        var ids = Tokenizer.EncodeToIds(text);
+        Assert.Equal(150, ids.Count);
+
+        var row = Tokenizer.Encode(text);
+        Assert.Equal(77, row.Length);
+        Assert.Equal(Start, row[0]);
+        Assert.Equal(ids.Take(75), row.Skip(1).Take(75));
+        Assert.Equal(End, row[76]);
+
+        // Exactly full (75 ids) and one over (76 ids): the 76th id gives way to the end token.
+        var seventyFive = Tokenizer.Encode(string.Join(" ", Enumerable.Repeat("a photo of a cat", 15)));
+        Assert.Equal(ids.Take(75), seventyFive.Skip(1).Take(75));
+        Assert.Equal(End, seventyFive[76]);
+        var seventySix = Tokenizer.Encode(string.Join(" ", Enumerable.Repeat("a photo of a cat", 15)) + " a");
+        Assert.Equal(seventyFive, seventySix);
+
+        Assert.Equal(new[] { Start, End }, Tokenizer.Encode(text, contextLength: 2));
+        Assert.Equal(new[] { Start, 320, End }, Tokenizer.Encode("a photo", contextLength: 3));
+        Assert.Equal(new[] { Start, 320, 1125, End, 0 }, Tokenizer.Encode("a photo", contextLength: 5));
+    }
+
+    [FixtureFact]
+    public void BatchIsAnInt64TensorOfEncodedRows()
+    {
+        var texts = new[] { "a photo of a cat", null, "A Photo Of A CAT!!", string.Join(" ", Enumerable.Repeat("dog", 100)) };
+        using var batch = Tokenizer.EncodeBatch(texts);
+        Assert.Equal(ScalarType.Int64, batch.dtype);
+        Assert.Equal(new long[] { 4, 77 }, batch.shape);
+        var data = batch.data<long>().ToArray();
+        for (int i = 0; i < texts.Length; i++)
+            Assert.Equal(Tokenizer.Encode(texts[i]).Select(x => (long)x), data.Skip(i * 77).Take(77));
+        Assert.Equal(new long[] { Start, 320, 1125, 539, 320, 2368, End, 0 }, data.Take(8));
+        Assert.Equal(new long[] { Start, 320, 1125, 539, 320, 2368, 748, End }, data.Skip(2 * 77).Take(8));
+
+        using var small = Tokenizer.EncodeBatch(new[] { "a photo" }, contextLength: 4);
+        Assert.Equal(new long[] { 1, 4 }, small.shape);
+        Assert.Equal(new long[] { Start, 320, 1125, End }, small.data<long>().ToArray());
+
+        using var none = Tokenizer.EncodeBatch(Array.Empty<string>());
+        Assert.Equal(new long[] { 0, 77 }, none.shape);
+    }
+
+    [FixtureTheory]
+    [InlineData("a photo of a cat", "a photo of a cat")]
+    [InlineData("A Photo Of A CAT!!", "a photo of a cat !!")]
+    [InlineData("café naïve résumé jalapeño", "café naïve résumé jalapeño")]
+    [InlineData("emoji 😀🐱🚀 mix", "emoji 😀🐱🚀 mix")]
+    [InlineData("it's 3.14", "it 's 3 . 1 4")]
+    public void DecodeInvertsEncode(string text, string expected)
+    {
+        Assert.Equal(expected, Tokenizer.Decode(Tokenizer.Encode(text)));
+        Assert.Equal(expected, Tokenizer.Decode(Tokenizer.EncodeToIds(text)));
+    }
+
+    [FixtureFact]
+    public void DecodeRejectsUnknownIds()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.Decode(new[] { 320, 49408 }));
+        Assert.Contains("49408", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.Decode(new[] { -1 }));
+    }
+
+    [FixtureFact]
+    public void SpecialTokenNamesInTextFollowOpenClip()
+    {
+        // open_clip's own names are special in text; Hugging Face's are ordinary text (fixture case 20 checks the ids).
+        Assert.Equal(new[] { Start, 320, End }, Tokenizer.EncodeToIds("<start_of_text> a <END_OF_TEXT>"));
+        Assert.DoesNotContain(Start, Tokenizer.EncodeToIds("<|startoftext|>"));
+    }
+
+    [FixtureFact]
+    public void ConcurrentEncodingEqualsSerialEncoding()
+    {
+        var texts = TokenizerFixtures.Cases.Select(c => c.Text)
+            .Concat(Enumerable.Range(0, 400).Select(i => $"caption {i} with word{i * 7919 % 1000} and &amp; ΟΔΟΣ {i % 13}"))
+            .ToArray();
+        var fresh = ClipTokenizer.FromOpenAIMergesFile(Fixtures.VocabularyPath); // empty word cache
+        var serial = texts.Select(t => Tokenizer.Encode(t)).ToArray();
+
+        var results = new int[8][][];
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, worker =>
+        {
+            // Each worker walks the texts from a different offset so that cache fills race.
+            results[worker] = new int[texts.Length][];
+            for (int k = 0; k < texts.Length; k++)
+            {
+                int i = (k + worker * 61) % texts.Length;
+                results[worker][i] = fresh.Encode(texts[i]);
+            }
+        });
+        foreach (var result in results)
+            for (int i = 0; i < texts.Length; i++)
+                Assert.Equal(serial[i], result[i]);
+    }
+
+    [FixtureFact]
+    public void ContextLengthBelowTwoIsRejected()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.Encode("a", contextLength: 1));
+        Assert.Equal("contextLength", e.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.EncodeBatch(new[] { "a" }, contextLength: 0));
+    }
+
+    [Fact]
+    public void BadMergeLineIsReportedWithFileAndLine()
+    {
+        string path = WriteGzip("bad.txt.gz", "#version: 0.2\ni n\nt h\nnot-a-merge\n");
+        var e = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromOpenAIMergesFile(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("line 4", e.Message);
+        Assert.Contains("not-a-merge", e.Message);
+    }
+
+    [Fact]
+    public void ShortMergesFileIsReported()
+    {
+        string path = WriteGzip("short.txt.gz", "#version: 0.2\ni n\nt h\n");
+        var e = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromOpenAIMergesFile(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("48894", e.Message);
+    }
+
+    [FixtureFact]
+    public void MergeOfUnknownSymbolsIsReportedWithLine()
+    {
+        // '€' is not a byte-level symbol, as in a merges file written without the byte encoding.
+        string text;
+        using (var reader = new StreamReader(new GZipStream(File.OpenRead(Fixtures.VocabularyPath), CompressionMode.Decompress)))
+            text = reader.ReadToEnd();
+        var lines = text.Split('\n');
+        lines[11] = "\u20AC x";
+        string path = WriteGzip("unknown.txt.gz", string.Join("\n", lines));
+        var e = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromOpenAIMergesFile(path));
+        Assert.Contains("line 12", e.Message);
+        Assert.Contains("\u20AC", e.Message);
+    }
+
+    [Fact]
+    public void DuplicateTokenIsReportedWithLine()
+    {
+        var lines = new List<string> { "#version: 0.2" };
+        lines.AddRange(Enumerable.Range(0, 48894).Select(i => i < 2 ? "i n" : "x y"));
+        string path = WriteGzip("duplicate.txt.gz", string.Join("\n", lines));
+        var e = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromOpenAIMergesFile(path));
+        Assert.Contains("line 3", e.Message);
+        Assert.Contains("'in'", e.Message);
+    }
+
+    [Fact]
+    public void HuggingFaceVocabularyWithoutSpecialTokensIsRejected()
+    {
+        File.WriteAllText(Path.Combine(_temp, "vocab.json"), "{\"a\": 0, \"b\": 1}");
+        File.WriteAllText(Path.Combine(_temp, "merges.txt"), "#version: 0.2\n");
+        var e = Assert.Throws<InvalidDataException>(() =>
+            ClipTokenizer.FromHuggingFace(Path.Combine(_temp, "vocab.json"), Path.Combine(_temp, "merges.txt")));
+        Assert.Contains("<|startoftext|>", e.Message);
+        Assert.Contains("vocab.json", e.Message);
+    }
+
+    [Fact]
+    public void HuggingFaceVocabularyWithGapsIsRejected()
+    {
+        using var vocab = new MemoryStream(Encoding.UTF8.GetBytes("{\"a\": 0, \"b\": 5}"));
+        using var merges = new MemoryStream();
+        var e = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromHuggingFace(vocab, merges, "my-vocab.json"));
+        Assert.Contains("my-vocab.json", e.Message);
+        Assert.Contains("id 5", e.Message);
+    }
+
+    [FixtureFact]
+    public void HuggingFaceMergeErrorsNameTheLine()
+    {
+        var (vocab, merges) = ClipTokenizerParityTests.WriteHuggingFaceFiles(Fixtures.VocabularyPath, _temp);
+        var lines = File.ReadAllLines(merges);
+        lines[6] = "i n x";
+        File.WriteAllLines(merges, lines);
+        var e = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromHuggingFace(vocab, merges));
+        Assert.Contains("line 7", e.Message);
+        Assert.Contains(merges, e.Message);
+    }
+
+    private string WriteGzip(string name, string content)
+    {
+        string path = Path.Combine(_temp, name);
+        using var gzip = new GZipStream(File.Create(path), CompressionLevel.Fastest);
+        gzip.Write(Encoding.UTF8.GetBytes(content));
+        return path;
+    }
+}

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Clip.Imaging;
@@ -14,6 +15,7 @@ internal static unsafe class AlphaChannel
     /// Whether every pixel of the rows is opaque. For opaque pixels premultiplying and unpremultiplying are the
     /// identity and a resized alpha stays 255, so such images take the cheaper path with identical results.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool AllOpaque(byte* rows, int stride, int width, int rowCount)
     {
         // Four pixels per compare: AND everything together and test the alpha bytes once per row.
@@ -36,6 +38,7 @@ internal static unsafe class AlphaChannel
     /// <c>MULDIV255(c, a) = (t + (t &gt;&gt; 8)) &gt;&gt; 8</c> with <c>t = c·a + 128</c>, i.e. c·a/255 rounded.
     /// The alpha byte is at index 3 of each pixel in every supported 4-byte layout.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Premultiply(byte* source, int sourceStride, int width, int rowCount, byte* destination, int destinationStride)
     {
         for (int y = 0; y < rowCount; y++)

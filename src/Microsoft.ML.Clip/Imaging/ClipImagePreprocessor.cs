@@ -23,7 +23,7 @@ namespace Microsoft.ML.Clip.Imaging;
 /// out as whatever colour they hold after premultiplication, usually black. <c>MLImage</c> pixels are treated as
 /// premultiplied: SkiaSharp decodes images with transparency to premultiplied colours, with the same rounding as
 /// PIL. An image that needs no resize keeps its stored colours (PIL returns a copy), unpremultiplied if they were
-/// premultiplied. Images whose pixels are all opaque skip this work.</para>
+/// premultiplied. Straight-alpha images whose pixels are all opaque skip the premultiplication.</para>
 /// <para><b>Known difference.</b> PIL resizes palette (<c>P</c> mode) images with nearest-neighbour sampling whatever
 /// filter is asked for; decoded <c>MLImage</c>s no longer say they had a palette, so they get bicubic.</para>
 /// <para><b>Threads.</b> An instance is immutable and thread-safe: data loaders may call <see cref="PreprocessInto(MLImage, Span{float})"/>
@@ -228,24 +228,20 @@ public sealed unsafe class ClipImagePreprocessor
             // `source` points at image row `firstRow`; column offsets stay absolute.
             byte* source = pixels + (long)firstRow * stride;
             long sourceStride = stride;
-            bool unpremultiply = false;
-            if (layout.HasAlpha && !AlphaChannel.AllOpaque(source + firstColumn * 4, stride, endColumn - firstColumn, rows))
+            // Premultiplied input (every MLImage) is resized as is and unpremultiplied at the end, as PIL does with
+            // RGBa. No opacity scan is needed: for opaque pixels the colours equal the straight ones, the resized
+            // alpha stays 255 and dividing by 255 is skipped, so opaque images get exactly the plain RGB result.
+            bool unpremultiply = layout.Premultiplied;
+            // Straight alpha needs a premultiplied copy before a resize, but only if some pixel is transparent:
+            // scanning is much cheaper than copying, and opaque images are the common case.
+            if (layout.HasAlpha && !layout.Premultiplied && plan.Resizes
+                && !AlphaChannel.AllOpaque(source + firstColumn * 4, stride, endColumn - firstColumn, rows))
             {
-                if (plan.Resizes)
-                {
-                    if (!layout.Premultiplied)
-                    {
-                        premultiplied = ArrayPool<byte>.Shared.Rent(checked(rows * width * 4));
-                        fixed (byte* p = premultiplied)
-                            AlphaChannel.Premultiply(source, stride, width, rows, p, width * 4);
-                        sourceStride = width * 4;
-                    }
-                    unpremultiply = true;
-                }
-                else
-                {
-                    unpremultiply = layout.Premultiplied;
-                }
+                premultiplied = ArrayPool<byte>.Shared.Rent(checked(rows * width * 4));
+                fixed (byte* p = premultiplied)
+                    AlphaChannel.Premultiply(source, stride, width, rows, p, width * 4);
+                sourceStride = width * 4;
+                unpremultiply = true;
             }
 
             fixed (byte* premultipliedPointer = premultiplied)
@@ -307,14 +303,15 @@ public sealed unsafe class ClipImagePreprocessor
     {
         // Row buffers: the horizontal pass's output, plus a premultiplied copy for straight-alpha inputs.
         long rowBytes = (long)_size * layout.BytesPerPixel + (layout.HasAlpha && !layout.Premultiplied ? (long)plan.SourceWidth * 4 : 0);
-        long weights = 0, rows = plan.ResizesVertically ? 0 : _size;
-        if (plan.ResizesHorizontally) weights += ResampleKernel.EstimateWeights(plan.SourceWidth, plan.ResizedWidth, _size);
+        // Weights: 4 bytes each, plus 16 for the horizontal kernel's lane-spread copy (LaneWeights).
+        long weightBytes = 0, rows = plan.ResizesVertically ? 0 : _size;
+        if (plan.ResizesHorizontally) weightBytes += 20 * ResampleKernel.EstimateWeights(plan.SourceWidth, plan.ResizedWidth, _size);
         if (plan.ResizesVertically)
         {
-            weights += ResampleKernel.EstimateWeights(plan.SourceHeight, plan.ResizedHeight, _size);
+            weightBytes += 4 * ResampleKernel.EstimateWeights(plan.SourceHeight, plan.ResizedHeight, _size);
             rows = Math.Min(plan.SourceHeight, (long)Math.Ceiling((_size + 4.0) * Math.Max(1.0, (double)plan.SourceHeight / plan.ResizedHeight)) + 4);
         }
-        long bytes = weights * sizeof(int) + plan.Size * 3L * sizeof(int) + rows * rowBytes;
+        long bytes = weightBytes + plan.Size * 3L * sizeof(int) + rows * rowBytes;
         if (bytes > MaxWorkingBytes)
             throw new ImageTooLargeException(
                 $"The {plan.SourceWidth}x{plan.SourceHeight} image would need about {bytes / (1 << 20)} MiB of working memory to " +

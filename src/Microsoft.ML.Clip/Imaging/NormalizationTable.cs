@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 
 namespace Microsoft.ML.Clip.Imaging;
 
@@ -37,6 +38,7 @@ internal sealed unsafe class NormalizationTable
     /// <paramref name="red"/>, <paramref name="green"/>, <paramref name="blue"/> are byte offsets within a pixel;
     /// with <paramref name="unpremultiply"/> the colours are first divided by the alpha at offset 3 (Pillow's rule).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void WritePlanes(byte* pixels, long stride, int size, int bytesPerPixel, int red, int green, int blue, bool unpremultiply, float* destination)
     {
         int plane = size * size;

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 
 namespace Microsoft.ML.Clip.Imaging;
@@ -20,8 +21,8 @@ namespace Microsoft.ML.Clip.Imaging;
 /// pixel and 2 for the kernel's overshoot in a 32-bit accumulator.</item>
 /// </list>
 /// <para>Kernels are cached per (input size, output size, window): a dataset of same-sized photos computes its
-/// weights once, not once per image. The cache is cleared when it grows past a few hundred entries (datasets
-/// of arbitrary sizes would otherwise grow it forever), and very large kernels are not cached at all.</para>
+/// weights once, not once per image. The cache is cleared when it outgrows its weight budget (datasets of
+/// arbitrary sizes would otherwise grow it forever), and very large kernels are not cached at all.</para>
 /// </remarks>
 internal sealed class ResampleKernel
 {
@@ -32,10 +33,15 @@ internal sealed class ResampleKernel
     public const int RoundingBias = 1 << (PrecisionBits - 1);
 
     private const double Support = 2.0; // bicubic
-    private const int MaxCachedEntries = 256;
-    private const int MaxCachedWeights = 1 << 20;
+
+    // Cache budget in weights (each costs 4 bytes, plus 16 for its lane-spread copy): about 80 MB at most. A
+    // 224-pixel window of a 4000-pixel side holds about 12,000 weights, so hundreds of image sizes fit.
+    private const long MaxCachedWeights = 4L << 20;
 
     private static readonly ConcurrentDictionary<(int InSize, long OutSize, long Start, int Count), ResampleKernel> _cache = new();
+    private static long _cachedWeights;
+
+    private int[]? _laneWeights;
 
     private ResampleKernel(int count, int[] starts, int[] lengths, int[] offsets, int[] weights)
     {
@@ -61,6 +67,13 @@ internal sealed class ResampleKernel
     /// <summary>All weights, <see cref="PrecisionBits"/> fractional bits.</summary>
     public int[] Weights { get; }
 
+    /// <summary>
+    /// <see cref="Weights"/> with each weight repeated four times (at index <c>4 · j</c>), built on first use.
+    /// The AVX2 horizontal pass multiplies two 4-channel pixels by two weights at once; loading the weights
+    /// already spread over the lanes saves it a shuffle per step, and shuffles are what that loop is bound by.
+    /// </summary>
+    public int[] LaneWeights => _laneWeights ??= SpreadOverLanes(Weights);
+
     /// <summary>First input index read by any output of the window.</summary>
     public int InputStart => Starts[0];
 
@@ -80,12 +93,27 @@ internal sealed class ResampleKernel
         var key = (inSize, outSize, start, count);
         if (_cache.TryGetValue(key, out var cached)) return cached;
         var kernel = Create(inSize, outSize, start, count);
-        if (kernel.Weights.Length <= MaxCachedWeights)
+        int size = kernel.Weights.Length;
+        if (size <= MaxCachedWeights / 4)
         {
-            if (_cache.Count >= MaxCachedEntries) _cache.Clear();
+            // Datasets of arbitrary sizes would grow the cache forever: start over when the budget is spent.
+            // Racing threads may over- or under-count a little; the budget is a bound on growth, not an exact sum.
+            if (System.Threading.Interlocked.Add(ref _cachedWeights, size) > MaxCachedWeights)
+            {
+                _cache.Clear();
+                System.Threading.Interlocked.Exchange(ref _cachedWeights, size);
+            }
             _cache.TryAdd(key, kernel);
         }
         return kernel;
+    }
+
+    private static int[] SpreadOverLanes(int[] weights)
+    {
+        var spread = new int[weights.Length * 4];
+        for (int j = 0; j < weights.Length; j++)
+            spread.AsSpan(4 * j, 4).Fill(weights[j]);
+        return spread;
     }
 
     /// <summary>PIL's bicubic convolution kernel with a = -0.5 (Keys' kernel; the same expression order as Pillow).</summary>
@@ -98,6 +126,7 @@ internal sealed class ResampleKernel
         return 0.0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ResampleKernel Create(int inSize, long outSize, long start, int count)
     {
         // Pillow passes the box edges as C floats: (float)inSize - 0f, exact below 2^24, mirrored here for the rest.

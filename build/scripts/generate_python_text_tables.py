@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Generates the data tables behind ClipTextCleaner (src/Microsoft.ML.Clip/Tokenization/Generated/).
+"""Generates the data tables behind ClipTextCleaner and ClipPreTokenizer (src/Microsoft.ML.Clip/Tokenization/Generated/).
 
-open_clip cleans captions with Python's html.unescape (twice), a `\\s+` whitespace collapse and str.lower.
+open_clip cleans captions with Python's html.unescape (twice), a whitespace collapse (" ".join(s.split())) and
+str.lower, then splits them with a pattern compiled by the `regex` module.
 To reproduce those exactly in .NET we need Python's *data*, not its code:
 
   * the HTML5 named character references (html.entities.html5), with and without ';';
@@ -13,7 +14,7 @@ To reproduce those exactly in .NET we need Python's *data*, not its code:
   * the two Unicode properties behind str.lower's final-sigma rule (Case_Ignorable and Cased). Python does
     not expose them, so they are recovered from str.lower's own behaviour around a capital sigma;
   * how open_clip's pre-tokenizer pattern (compiled by the third-party `regex` module with IGNORECASE) classifies
-    every code point: `[\p{L}]`, `[\p{N}]`, `[^\s\p{L}\p{N}]` or none of them, and which characters its
+    every code point: `[\\p{L}]`, `[\\p{N}]`, `[^\\s\\p{L}\\p{N}]` or none of them, and which characters its
     case-insensitive literals ('s, <start_of_text>, ...) accept. .NET's Regex cannot reproduce these: it sees a
     non-BMP letter as two surrogates, and its case-insensitivity does not equate 's' with U+017F.
 

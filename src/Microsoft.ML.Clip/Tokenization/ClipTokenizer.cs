@@ -148,6 +148,9 @@ public sealed class ClipTokenizer
         ArgumentNullException.ThrowIfNull(text);
         string cleaned = ClipTextCleaner.Clean(text);
         if (cleaned.Length == 0) return Array.Empty<int>();
+        // The BPE of each word is cached by the library (words of up to 15 byte symbols, the first 10,000 seen,
+        // under a lock), which covers the words that recur across captions; cleaning costs far less than BPE
+        // (ASCII captions that are already clean are not even copied), so there is no second cache here.
         return _bpe.EncodeToIds(cleaned, considerPreTokenization: true, considerNormalization: false);
     }
 

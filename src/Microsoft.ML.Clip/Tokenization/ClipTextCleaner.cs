@@ -18,6 +18,9 @@ namespace Microsoft.ML.Clip.Tokenization;
 /// the reference fixtures. Whitespace follows open_clip 2.32's <c>" ".join(text.split())</c>; releases before late 2023
 /// used the <c>regex</c> module's <c>\s</c>, which differs only in not treating U+001C..U+001F as spaces.
 /// The Unicode data is Python 3.11's (Unicode 14).
+/// <para>A lone surrogate (invalid UTF-16) becomes U+FFFD first. Python cannot encode such text at all
+/// (<c>UnicodeEncodeError</c>), so there is no reference to follow; the replacement character at least gives the model
+/// valid UTF-8, where the byte-level encoder would otherwise emit surrogate bytes.</para>
 /// </remarks>
 public static class ClipTextCleaner
 {
@@ -28,7 +31,28 @@ public static class ClipTextCleaner
     public static string Clean(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        string unescaped = PythonHtml.Unescape(PythonHtml.Unescape(text));
+        string unescaped = PythonHtml.Unescape(PythonHtml.Unescape(ReplaceLoneSurrogates(text)));
         return PythonText.CollapseWhiteSpaceAndLower(unescaped);
+    }
+
+    private static string ReplaceLoneSurrogates(string text)
+    {
+        if (!text.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF')) return text;
+        return string.Create(text.Length, text, static (destination, source) =>
+        {
+            for (int i = 0; i < source.Length; i++)
+            {
+                char c = source[i];
+                if (char.IsHighSurrogate(c) && i + 1 < source.Length && char.IsLowSurrogate(source[i + 1]))
+                {
+                    destination[i] = c;
+                    destination[++i] = source[i];
+                }
+                else
+                {
+                    destination[i] = char.IsSurrogate(c) ? '\uFFFD' : c;
+                }
+            }
+        });
     }
 }

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
-using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,14 +23,10 @@ namespace Microsoft.ML.Clip.Tokenization;
 /// spellings (<c>&lt;|startoftext|&gt;</c>) are ordinary text.</para>
 /// <para>Instances are immutable and safe to use from several threads at once.</para>
 /// </remarks>
-public sealed partial class ClipTokenizer
+public sealed class ClipTokenizer
 {
     /// <summary>The context length of every released CLIP text tower.</summary>
     public const int DefaultContextLength = 77;
-
-    // open_clip's pattern, special tokens first. Compiled at build time by the regex source generator.
-    private const string PreTokenizerPattern =
-        @"<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+";
 
     private readonly ClipVocabulary _vocabulary;
     private readonly BpeTokenizer _bpe;
@@ -45,12 +40,13 @@ public sealed partial class ClipTokenizer
             [ClipVocabulary.EndOfTextToken] = vocabulary.EndOfTextId,
         };
         // Cleaning happens before (ClipTextCleaner), so the library gets no normalizer. With ByteLevel and the
-        // "</w>" suffix its BPE matches open_clip's SimpleTokenizer.bpe merge for merge.
+        // "</w>" suffix its BPE matches open_clip's SimpleTokenizer.bpe merge for merge. The pre-tokenizer is ours:
+        // a RegexPreTokenizer with open_clip's pattern splits non-BMP letters wrongly (see ClipPreTokenizer).
         _bpe = BpeTokenizer.Create(new BpeOptions(vocabulary.Tokens.Select((token, id) => new KeyValuePair<string, int>(token, id)))
         {
             Merges = vocabulary.Merges.Select(m => m.Left + " " + m.Right),
             SpecialTokens = specialTokens,
-            PreTokenizer = new RegexPreTokenizer(PreTokenizerRegex(), specialTokens),
+            PreTokenizer = ClipPreTokenizer.Instance,
             EndOfWordSuffix = ClipVocabulary.EndOfWordSuffix,
             ByteLevel = true,
         });
@@ -152,6 +148,9 @@ public sealed partial class ClipTokenizer
         ArgumentNullException.ThrowIfNull(text);
         string cleaned = ClipTextCleaner.Clean(text);
         if (cleaned.Length == 0) return Array.Empty<int>();
+        // The BPE of each word is cached by the library (words of up to 15 byte symbols, the first 10,000 seen,
+        // under a lock), which covers the words that recur across captions; cleaning costs far less than BPE
+        // (ASCII captions that are already clean are not even copied), so there is no second cache here.
         return _bpe.EncodeToIds(cleaned, considerPreTokenization: true, considerNormalization: false);
     }
 
@@ -246,7 +245,4 @@ public sealed partial class ClipTokenizer
             throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength,
                 "The context length must be at least 2, room for the start and end tokens.");
     }
-
-    [GeneratedRegex(PreTokenizerPattern, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex PreTokenizerRegex();
 }

@@ -96,7 +96,7 @@ internal static partial class PythonHtml
 
         if (tooLarge || value is >= 0xD800 and <= 0xDFFF)
             output.Append('\uFFFD');
-        else if (InvalidCharRefNumbers.AsSpan().BinarySearch(value) is int k and >= 0)
+        else if (InvalidCharRefNumbers.BinarySearch(value) is int k and >= 0)
             output.Append(InvalidCharRefReplacements[k]);
         else if (value < 0x10000 && !InRanges(InvalidCodePointRanges, value))
             output.Append((char)value);
@@ -142,7 +142,7 @@ internal static partial class PythonHtml
 
     private static bool EndsName(char c) => c is '\t' or '\n' or '\f' or ' ' or '<' or '&' or '#' or ';';
 
-    private static bool InRanges(int[] ranges, int value)
+    private static bool InRanges(ReadOnlySpan<int> ranges, int value)
     {
         for (int i = 0; i < ranges.Length; i += 2)
         {

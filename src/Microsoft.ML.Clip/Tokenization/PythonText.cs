@@ -76,7 +76,7 @@ internal static partial class PythonText
                 output.Append(IsFinalSigma(text, i, units) ? SmallFinalSigma : SmallSigma);
             else if (_lowerSingle.TryGetValue(codePoint, out int lower))
                 AppendCodePoint(output, lower);
-            else if (LowerMultiCodePoints.AsSpan().IndexOf(codePoint) is int k and >= 0)
+            else if (LowerMultiCodePoints.IndexOf(codePoint) is int k and >= 0)
                 output.Append(LowerMultiValues[k]);
             else
                 output.Append(text.Slice(i, units));
@@ -170,7 +170,7 @@ internal static partial class PythonText
     }
 
     /// <summary>Binary search in sorted, disjoint, inclusive [start, end] pairs.</summary>
-    private static bool InRanges(int[] ranges, int codePoint)
+    private static bool InRanges(ReadOnlySpan<int> ranges, int codePoint)
     {
         int lo = 0, hi = ranges.Length / 2 - 1;
         while (lo <= hi)

@@ -118,6 +118,29 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.DoesNotContain(Start, Tokenizer.EncodeToIds("<|startoftext|>"));
     }
 
+    /// <summary>
+    /// Where .NET's Regex would split differently from open_clip's (regex module) pattern: letters and digits outside
+    /// the BMP, 's' matched case-insensitively by 'ſ', U+0345 in no class. Ids from open_clip's algorithm in Python.
+    /// </summary>
+    [FixtureTheory]
+    [InlineData("\U0001D400\U0001D401\U0001D402 test", new[] { 15889, 222, 15889, 223, 15889, 480, 1628 })]
+    [InlineData("\U00020000\U00020001 ok", new[] { 172, 254, 222, 222, 172, 254, 222, 479, 2481 })]
+    [InlineData("\U0001D7D9\U0001D7DA", new[] { 6874, 253, 503, 6874, 253, 504 })]
+    [InlineData("it'\u017F a dog'\u017F life", new[] { 585, 6, 129, 379, 320, 1929, 6, 129, 379, 970 })]
+    [InlineData("<\u017Ftart_of_text>", new[] { 27, 129, 123, 16707, 62, 684, 62, 18169, 285 })]
+    [InlineData("x\u0345y", new[] { 343, 344 })]
+    public void PreTokenizerFollowsOpenClipsRegexModule(string text, int[] expected)
+        => Assert.Equal(expected, Tokenizer.EncodeToIds(text));
+
+    [FixtureFact]
+    public void LoneSurrogatesEncodeAsReplacementCharacter()
+    {
+        // Python cannot encode them at all (UnicodeEncodeError); here they become U+FFFD's bytes, like '\uFFFD' itself.
+        Assert.Equal(new[] { 320, 39802, 321 }, Tokenizer.EncodeToIds("a\uD800b"));
+        Assert.Equal(new[] { 320, 39802, 321, 39802 }, Tokenizer.EncodeToIds("a\uDC00b\uD83D"));
+        Assert.Equal(Tokenizer.EncodeToIds("\U0001F600"), Tokenizer.EncodeToIds("\uD83D\uDE00")); // pairs untouched
+    }
+
     [FixtureFact]
     public void ConcurrentEncodingEqualsSerialEncoding()
     {

@@ -3,6 +3,8 @@
 // Do not edit by hand: rerun the script instead.
 // </auto-generated>
 
+using System;
+
 namespace Microsoft.ML.Clip.Tokenization;
 
 internal static partial class PythonHtml
@@ -413,7 +415,7 @@ internal static partial class PythonHtml
         + "\u2124\0zopf;\0\U0001D56B\0Zscr;\0\U0001D4B5\0zscr;\0\U0001D4CF\0zwj;\0\u200D\0zwnj;\0\u200C\0";
 
     /// <summary>Numeric references that html.unescape replaces (html._invalid_charrefs): the numbers...</summary>
-    private static readonly int[] InvalidCharRefNumbers =
+    private static ReadOnlySpan<int> InvalidCharRefNumbers =>
     [
         0x0, 0xD, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85,
         0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D,
@@ -426,7 +428,7 @@ internal static partial class PythonHtml
     private const string InvalidCharRefReplacements = "\uFFFD\u000D\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178";
 
     /// <summary>Code points that html.unescape drops (html._invalid_codepoints), as inclusive [start, end] pairs.</summary>
-    private static readonly int[] InvalidCodePointRanges =
+    private static ReadOnlySpan<int> InvalidCodePointRanges =>
     [
         0x1, 0x8, 0xB, 0xB, 0xE, 0x1F, 0x7F, 0x9F,
         0xFDD0, 0xFDEF, 0xFFFE, 0xFFFF, 0x1FFFE, 0x1FFFF, 0x2FFFE, 0x2FFFF,

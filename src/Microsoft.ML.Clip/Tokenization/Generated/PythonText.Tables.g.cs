@@ -3,6 +3,8 @@
 // Do not edit by hand: rerun the script instead.
 // </auto-generated>
 
+using System;
+
 namespace Microsoft.ML.Clip.Tokenization;
 
 internal static partial class PythonText
@@ -14,7 +16,7 @@ internal static partial class PythonText
     /// str.lower's one-to-one mappings (1432 code points) as runs of four ints: start, count, stride, delta
     /// (code point start + k*stride, k &lt; count, lowers to itself + delta).
     /// </summary>
-    private static readonly int[] LowerRuns =
+    private static ReadOnlySpan<int> LowerRuns =>
     [
         0x41, 0x1A, 0x1, 0x20, 0xC0, 0x17, 0x1, 0x20, 0xD8, 0x7, 0x1, 0x20,
         0x100, 0x18, 0x2, 0x1, 0x132, 0x3, 0x2, 0x1, 0x139, 0x8, 0x2, 0x1,
@@ -80,13 +82,13 @@ internal static partial class PythonText
     ];
 
     /// <summary>Code points whose lowercase is longer than one code point...</summary>
-    private static readonly int[] LowerMultiCodePoints = [0x130];
+    private static ReadOnlySpan<int> LowerMultiCodePoints => [0x130];
 
     /// <summary>...and their lowercase strings, in the same order.</summary>
     private static readonly string[] LowerMultiValues = ["i\u0307"];
 
     /// <summary>Case_Ignorable code points as str.lower's final-sigma rule sees them, inclusive [start, end] pairs.</summary>
-    private static readonly int[] CaseIgnorableRanges =
+    private static ReadOnlySpan<int> CaseIgnorableRanges =>
     [
         0x27, 0x27, 0x2E, 0x2E, 0x3A, 0x3A, 0x5E, 0x5E,
         0x60, 0x60, 0xA8, 0xA8, 0xAD, 0xAD, 0xAF, 0xAF,
@@ -198,7 +200,7 @@ internal static partial class PythonText
     ];
 
     /// <summary>Cased code points that are not case-ignorable, inclusive [start, end] pairs.</summary>
-    private static readonly int[] CasedRanges =
+    private static ReadOnlySpan<int> CasedRanges =>
     [
         0x41, 0x5A, 0x61, 0x7A, 0xAA, 0xAA, 0xB5, 0xB5,
         0xBA, 0xBA, 0xC0, 0xD6, 0xD8, 0xF6, 0xF8, 0x1BA,

@@ -1,3 +1,5 @@
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -30,5 +32,74 @@ public static class ClipCatalog
         var env = CatalogUtils.GetEnvironment(catalog);
         var transformer = new LinearProjectionTransformer(env, outputColumnName, inputColumnName ?? outputColumnName, weight, bias, normalize);
         return new LinearProjectionEstimator(env, transformer);
+    }
+
+    /// <summary>
+    /// Trains a CLIP model from scratch on image–caption pairs with CLIP's contrastive objective. The fitted
+    /// transformer adds L2-normalized <c>ImageEmbedding</c> and <c>TextEmbedding</c> columns.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="architecture">The model architecture (e.g. <see cref="ClipPresets.Tiny"/>, <see cref="ClipPresets.VitB32"/>).</param>
+    /// <param name="tokenizer">The caption tokenizer.</param>
+    /// <param name="imageColumnName">Images: MLImage (<c>LoadImages</c>) or encoded bytes (<c>LoadRawImageBytes</c>).</param>
+    /// <param name="textColumnName">Captions (String).</param>
+    /// <param name="epochs">Passes over the data.</param>
+    /// <param name="batchSize">Pairs per contrastive batch.</param>
+    /// <example>
+    /// <code>
+    /// var pipeline = mlContext.Transforms.LoadImages("Image", imageFolder, "ImagePath")
+    ///     .Append(mlContext.Transforms.ClipPretrain(ClipPresets.Tiny, tokenizer, "Image", "Caption"));
+    /// var model = pipeline.Fit(pairs);
+    /// </code>
+    /// </example>
+    public static ClipPretrainEstimator ClipPretrain(this TransformsCatalog catalog, ClipConfig architecture, ClipTokenizer tokenizer,
+        string imageColumnName = "Image", string textColumnName = "Text", int epochs = 10, int batchSize = 64) =>
+        ClipPretrain(catalog, new ClipPretrainOptions
+        {
+            Architecture = architecture,
+            Tokenizer = tokenizer,
+            ImageColumnName = imageColumnName,
+            TextColumnName = textColumnName,
+            Epochs = epochs,
+            BatchSize = batchSize,
+        });
+
+    /// <summary>
+    /// Trains or fine-tunes a CLIP-family model on image–caption pairs with every setting of
+    /// <see cref="ClipPretrainOptions"/>: objective, optimizer and schedule, accumulation, precision, device,
+    /// validation, checkpoints and resumption, progress.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="options">The settings.</param>
+    public static ClipPretrainEstimator ClipPretrain(this TransformsCatalog catalog, ClipPretrainOptions options) =>
+        new(CatalogUtils.GetEnvironment(catalog), options);
+
+    /// <summary>
+    /// Adds the L2-normalized CLIP embedding of an image column, a vector of
+    /// <see cref="ClipModelBundle.EmbeddingSize"/> floats usable as features by any trainer.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="model">A loaded CLIP model (<see cref="ClipModelBundle.Load"/>, or a fitted ClipPretrain's <see cref="ClipEmbeddingTransformer.Bundle"/>).</param>
+    /// <param name="outputColumnName">The embedding column.</param>
+    /// <param name="inputColumnName">Images: MLImage or encoded bytes.</param>
+    /// <param name="batchSize">Images per forward pass.</param>
+    public static ClipEmbeddingEstimator ClipImageEmbedding(this TransformsCatalog catalog, ClipModelBundle model,
+        string outputColumnName = "ImageEmbedding", string inputColumnName = "Image", int batchSize = 32)
+    {
+        var env = CatalogUtils.GetEnvironment(catalog);
+        return new ClipEmbeddingEstimator(env, new ClipEmbeddingTransformer(env, model, (outputColumnName, inputColumnName), null, batchSize));
+    }
+
+    /// <summary>Adds the L2-normalized CLIP embedding of a text column.</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="model">A loaded CLIP model.</param>
+    /// <param name="outputColumnName">The embedding column.</param>
+    /// <param name="inputColumnName">Texts (String).</param>
+    /// <param name="batchSize">Texts per forward pass.</param>
+    public static ClipEmbeddingEstimator ClipTextEmbedding(this TransformsCatalog catalog, ClipModelBundle model,
+        string outputColumnName = "TextEmbedding", string inputColumnName = "Text", int batchSize = 64)
+    {
+        var env = CatalogUtils.GetEnvironment(catalog);
+        return new ClipEmbeddingEstimator(env, new ClipEmbeddingTransformer(env, model, null, (outputColumnName, inputColumnName), batchSize));
     }
 }

@@ -54,111 +54,25 @@ internal sealed class BatchedDataView : IDataView
             return new Cursor(this, lag, null);
         var aheadColumns = _mapper.InputColumns.Select(i => _input.Schema[i]);
         var ahead = _input.GetRowCursor(aheadColumns, seed is int s2 ? new Random(s2) : null);
-        return new Cursor(this, lag, new Pipeline(_mapper, ahead));
+        return new Cursor(this, lag, new ReadAheadPipeline(_mapper.CreateSession(ahead), ahead, _mapper.BatchSize, QueueDepth));
     }
 
     // One cursor is the parallelism this view offers: batching already keeps every core busy in the model.
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
         => [GetRowCursor(columnsNeeded, rand)];
 
-    /// <summary>The worker side: read → prepare on one task, compute on another, bounded queues between.</summary>
-    private sealed class Pipeline : IDisposable
-    {
-        private readonly BatchSession _session;
-        private readonly DataViewRowCursor _ahead;
-        private readonly BlockingCollection<RowBatch> _prepared = new(QueueDepth);
-        private readonly BlockingCollection<RowBatch> _computed = new(QueueDepth);
-        private readonly CancellationTokenSource _cancel = new();
-        private readonly Task _reader, _computer;
-        private readonly int _batchSize;
-
-        public Pipeline(BatchedRowMapper mapper, DataViewRowCursor ahead)
-        {
-            _ahead = ahead;
-            _batchSize = mapper.BatchSize;
-            _session = mapper.CreateSession(ahead);
-            _reader = Task.Factory.StartNew(ReadLoop, TaskCreationOptions.LongRunning);
-            _computer = Task.Factory.StartNew(ComputeLoop, TaskCreationOptions.LongRunning);
-        }
-
-        private void ReadLoop()
-        {
-            try
-            {
-                long row = 0;
-                while (!_cancel.IsCancellationRequested)
-                {
-                    var batch = _session.CreateBatch(_batchSize);
-                    while (batch.Count < batch.Capacity && _ahead.MoveNext())
-                    {
-                        batch.RowIndices[batch.Count] = row;
-                        _session.ReadRow(batch, batch.Count, row++);
-                        batch.Count++;
-                    }
-                    if (batch.Count == 0) break;
-                    _session.Prepare(batch);
-                    _prepared.Add(batch, _cancel.Token);
-                    if (batch.Count < batch.Capacity) break;
-                }
-            }
-            catch (OperationCanceledException) when (_cancel.IsCancellationRequested) { }
-            finally { _prepared.CompleteAdding(); }
-        }
-
-        private void ComputeLoop()
-        {
-            try
-            {
-                foreach (var batch in _prepared.GetConsumingEnumerable(_cancel.Token))
-                {
-                    _session.Compute(batch);
-                    _computed.Add(batch, _cancel.Token);
-                }
-            }
-            catch (OperationCanceledException) when (_cancel.IsCancellationRequested) { }
-            finally { _computed.CompleteAdding(); }
-        }
-
-        /// <summary>The next computed batch, or null at the end; rethrows a worker's error.</summary>
-        public RowBatch? Next()
-        {
-            if (_computed.TryTake(out var batch, Timeout.Infinite))
-                return batch;
-            // Completed: surface the reason if a worker failed.
-            var failure = _reader.Exception ?? _computer.Exception;
-            if (failure is not null)
-                throw failure.InnerExceptions.Count == 1 ? failure.InnerException! : failure;
-            if (!_reader.IsCompleted) _reader.Wait();
-            if (!_computer.IsCompleted) _computer.Wait();
-            failure = _reader.Exception ?? _computer.Exception;
-            if (failure is not null)
-                throw failure.InnerExceptions.Count == 1 ? failure.InnerException! : failure;
-            return null;
-        }
-
-        public void Dispose()
-        {
-            _cancel.Cancel();
-            try { Task.WaitAll(_reader, _computer); }
-            catch (AggregateException) { /* already surfaced through Next, or irrelevant after disposal */ }
-            _session.Dispose();
-            _ahead.Dispose();
-            _cancel.Dispose();
-        }
-    }
-
     private sealed class Cursor : DataViewRowCursor
     {
         private readonly BatchedDataView _parent;
         private readonly DataViewRowCursor _lag;
-        private readonly Pipeline? _pipeline;
+        private readonly ReadAheadPipeline? _pipeline;
         private readonly int _inputCount;
         private RowBatch? _batch;
         private int _slot = -1;
         private long _position = -1;
         private bool _disposed;
 
-        public Cursor(BatchedDataView parent, DataViewRowCursor lag, Pipeline? pipeline)
+        public Cursor(BatchedDataView parent, DataViewRowCursor lag, ReadAheadPipeline? pipeline)
         {
             _parent = parent;
             _lag = lag;
@@ -201,17 +115,9 @@ internal sealed class BatchedDataView : IDataView
             if (_pipeline is null)
                 throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was created.");
             int output = column.Index - _inputCount;
-            if (typeof(TValue) != typeof(VBuffer<float>))
-                throw new InvalidOperationException($"Column '{column.Name}' holds VBuffer<Single> values, not {typeof(TValue).Name}.");
-            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> value) =>
-            {
-                if (_batch is null) throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
-                var source = _batch.Output(output, _slot);
-                var editor = VBufferEditor.Create(ref value, source.Length);
-                source.CopyTo(editor.Values);
-                value = editor.Commit();
-            };
-            return (ValueGetter<TValue>)(Delegate)getter;
+            return OutputGetters.Create<TValue>(column.Name, column.Type, () => _batch is null
+                ? throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.")
+                : _batch.Output(output, _slot));
         }
 
         protected override void Dispose(bool disposing)

@@ -55,19 +55,17 @@ internal sealed class SingleRowMapper : RowToRowTransformerBase.MapperBase
         {
             if (!activeOutput(i)) continue;
             int column = i;
-            ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> value) =>
-            {
-                EnsureComputed();
-                var source = batch.Output(column, 0);
-                var editor = VBufferEditor.Create(ref value, source.Length);
-                source.CopyTo(editor.Values);
-                value = editor.Commit();
-            };
-            getters[i] = getter;
+            var outputColumn = _mapper.OutputColumns[i];
+            getters[i] = MakeGetter(outputColumn, () => { EnsureComputed(); return batch.Output(column, 0); });
         }
         disposer = session.Dispose;
         return getters;
     }
+
+    private static Delegate MakeGetter(DataViewSchema.DetachedColumn column, Func<Span<float>> current) =>
+        column.Type is KeyDataViewType
+            ? OutputGetters.Create<uint>(column.Name, column.Type, current)
+            : OutputGetters.Create<VBuffer<float>>(column.Name, column.Type, current);
 
     // CreateGetters is overridden whole, so the per-column hook is never called.
     public override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action disposer)

@@ -1,0 +1,116 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Weights;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Training;
+
+/// <summary>Where a run stands: enough to continue it exactly.</summary>
+/// <param name="Epoch">0-based epoch in progress.</param>
+/// <param name="BatchesDoneInEpoch">Batches of that epoch already trained on.</param>
+/// <param name="Step">Optimizer steps taken.</param>
+public sealed record TrainingPosition(int Epoch, long BatchesDoneInEpoch, long Step);
+
+/// <summary>
+/// Checkpoints of a training run in one folder: <c>checkpoint-&lt;step&gt;.safetensors</c> files holding the model
+/// (<c>model.*</c>), the optimizer state (<c>optim.*</c>) and the objective's own tensors (<c>objective.*</c>),
+/// with the position and the model config in the metadata. Each file is written atomically (temporary
+/// file, flush to disk, rename), so a crash leaves the previous checkpoint intact; the newest few are kept.
+/// </summary>
+public sealed class TrainingCheckpoints
+{
+    private const string Prefix = "checkpoint-";
+    private const string Extension = ".safetensors";
+
+    /// <summary>Uses <paramref name="directory"/> (created when missing), keeping the newest <paramref name="keep"/> files.</summary>
+    public TrainingCheckpoints(string directory, int keep = 3)
+    {
+        if (keep < 1) throw new ArgumentOutOfRangeException(nameof(keep), keep, "At least one checkpoint must be kept.");
+        Directory.CreateDirectory(directory);
+        DirectoryPath = directory;
+        Keep = keep;
+    }
+
+    /// <summary>The folder.</summary>
+    public string DirectoryPath { get; }
+
+    /// <summary>How many checkpoints are kept.</summary>
+    public int Keep { get; }
+
+    /// <summary>Checkpoint files, newest first.</summary>
+    public IReadOnlyList<string> Files() =>
+        Directory.EnumerateFiles(DirectoryPath, Prefix + "*" + Extension)
+            .Select(f => (Path: f, Step: ParseStep(f)))
+            .Where(f => f.Step >= 0)
+            .OrderByDescending(f => f.Step)
+            .Select(f => f.Path)
+            .ToList();
+
+    /// <summary>Writes a checkpoint for <paramref name="position"/>, then deletes the oldest beyond <see cref="Keep"/>.</summary>
+    public string Save(ClipModel model, AdamW optimizer, IReadOnlyDictionary<string, Tensor> objectiveState, TrainingPosition position)
+    {
+        var tensors = new List<KeyValuePair<string, Tensor>>();
+        tensors.AddRange(model.state_dict().Select(p => new KeyValuePair<string, Tensor>("model." + p.Key, p.Value)));
+        tensors.AddRange(optimizer.StateDict().Select(p => new KeyValuePair<string, Tensor>("optim." + p.Key, p.Value)));
+        tensors.AddRange(objectiveState.Select(p => new KeyValuePair<string, Tensor>("objective." + p.Key, p.Value)));
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            ["clipmlnet.position"] = JsonSerializer.Serialize(position),
+            [ClipWeights.ConfigMetadataKey] = model.Config.ToOpenClipJson(),
+        };
+        string path = Path.Combine(DirectoryPath, $"{Prefix}{position.Step.ToString("D9", CultureInfo.InvariantCulture)}{Extension}");
+        SafeTensors.Save(tensors, path, metadata);
+        foreach (var old in Files().Skip(Keep))
+            File.Delete(old);
+        return path;
+    }
+
+    /// <summary>
+    /// Restores the newest readable checkpoint into <paramref name="model"/> and <paramref name="optimizer"/>
+    /// and returns its position with the objective's tensors, or null when the folder has none. A damaged
+    /// newest file (e.g. from a full disk) is reported through <paramref name="warn"/> and the previous one used.
+    /// </summary>
+    public (TrainingPosition Position, Dictionary<string, Tensor> ObjectiveState)? TryRestoreLatest(ClipModel model, AdamW optimizer, Action<string>? warn = null)
+    {
+        foreach (var path in Files())
+        {
+            Dictionary<string, Tensor> tensors;
+            TrainingPosition? position;
+            try
+            {
+                using var stream = File.OpenRead(path);
+                var header = SafeTensors.ReadHeader(stream, path);
+                position = header.Metadata.TryGetValue("clipmlnet.position", out var json) ? JsonSerializer.Deserialize<TrainingPosition>(json) : null;
+                if (position is null) throw new InvalidDataException($"'{path}' has no training position in its metadata.");
+                stream.Position = 0;
+                tensors = SafeTensors.Load(stream, path);
+            }
+            catch (Exception ex) when (ex is IOException or JsonException)
+            {
+                warn?.Invoke($"Skipping unreadable checkpoint '{path}': {ex.Message}");
+                continue;
+            }
+            using var scope = NewDisposeScope();
+            ClipWeights.Load(model, Select(tensors, "model."), path);
+            optimizer.LoadStateDict(Select(tensors, "optim."));
+            var objective = Select(tensors, "objective.").ToDictionary(p => p.Key, p => p.Value.DetachFromDisposeScope());
+            return (position, objective);
+        }
+        return null;
+    }
+
+    private static Dictionary<string, Tensor> Select(Dictionary<string, Tensor> tensors, string prefix) =>
+        tensors.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
+
+    private static long ParseStep(string path)
+    {
+        string name = Path.GetFileNameWithoutExtension(path);
+        return long.TryParse(name.AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out long step) ? step : -1;
+    }
+}

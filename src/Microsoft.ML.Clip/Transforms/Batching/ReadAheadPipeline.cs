@@ -1,0 +1,98 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.ML;
+
+namespace Microsoft.ML.Clip.Transforms.Batching;
+
+/// <summary>
+/// Runs a <see cref="BatchSession"/> over a cursor on worker threads: read → prepare on one task, compute on
+/// another, bounded queues between, so every stage overlaps the consumer. Owns the session and the cursor.
+/// </summary>
+internal sealed class ReadAheadPipeline : IDisposable
+{
+    private readonly BatchSession _session;
+    private readonly DataViewRowCursor _ahead;
+    private readonly BlockingCollection<RowBatch> _prepared;
+    private readonly BlockingCollection<RowBatch> _computed;
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly Task _reader, _computer;
+    private readonly int _batchSize;
+
+    public ReadAheadPipeline(BatchSession session, DataViewRowCursor ahead, int batchSize, int queueDepth = 2)
+    {
+        _ahead = ahead;
+        _batchSize = batchSize;
+        _session = session;
+        _prepared = new(queueDepth);
+        _computed = new(queueDepth);
+        _reader = Task.Factory.StartNew(ReadLoop, TaskCreationOptions.LongRunning);
+        _computer = Task.Factory.StartNew(ComputeLoop, TaskCreationOptions.LongRunning);
+    }
+
+    private void ReadLoop()
+    {
+        try
+        {
+            long row = 0;
+            while (!_cancel.IsCancellationRequested)
+            {
+                var batch = _session.CreateBatch(_batchSize);
+                while (batch.Count < batch.Capacity && _ahead.MoveNext())
+                {
+                    batch.RowIndices[batch.Count] = row;
+                    _session.ReadRow(batch, batch.Count, row++);
+                    batch.Count++;
+                }
+                if (batch.Count == 0) break;
+                _session.Prepare(batch);
+                _prepared.Add(batch, _cancel.Token);
+                if (batch.Count < batch.Capacity) break;
+            }
+        }
+        catch (OperationCanceledException) when (_cancel.IsCancellationRequested) { }
+        finally { _prepared.CompleteAdding(); }
+    }
+
+    private void ComputeLoop()
+    {
+        try
+        {
+            foreach (var batch in _prepared.GetConsumingEnumerable(_cancel.Token))
+            {
+                _session.Compute(batch);
+                _computed.Add(batch, _cancel.Token);
+            }
+        }
+        catch (OperationCanceledException) when (_cancel.IsCancellationRequested) { }
+        finally { _computed.CompleteAdding(); }
+    }
+
+    /// <summary>The next computed batch, or null at the end; rethrows a worker's error.</summary>
+    public RowBatch? Next()
+    {
+        if (_computed.TryTake(out var batch, Timeout.Infinite))
+            return batch;
+        // Completed: surface the reason if a worker failed.
+        var failure = _reader.Exception ?? _computer.Exception;
+        if (failure is not null)
+            throw failure.InnerExceptions.Count == 1 ? failure.InnerException! : failure;
+        if (!_reader.IsCompleted) _reader.Wait();
+        if (!_computer.IsCompleted) _computer.Wait();
+        failure = _reader.Exception ?? _computer.Exception;
+        if (failure is not null)
+            throw failure.InnerExceptions.Count == 1 ? failure.InnerException! : failure;
+        return null;
+    }
+
+    public void Dispose()
+    {
+        _cancel.Cancel();
+        try { Task.WaitAll(_reader, _computer); }
+        catch (AggregateException) { /* already surfaced through Next, or irrelevant after disposal */ }
+        _session.Dispose();
+        _ahead.Dispose();
+        _cancel.Dispose();
+    }
+}

@@ -1,0 +1,90 @@
+using System;
+using Microsoft.ML;
+using Microsoft.ML.Clip.Transforms.Batching;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Transforms;
+
+/// <summary>A batch of CLIP inputs: preprocessed pixels and/or token ids, plus the stage's outputs.</summary>
+internal sealed class ClipInputBatch : RowBatch
+{
+    public ClipInputBatch(int capacity, int[] outputSizes, ImageInput? image, TextInput? text) : base(capacity, outputSizes)
+    {
+        if (image is not null)
+        {
+            Pixels = new float[capacity * image.Length];
+            Encoded = new byte[]?[capacity];
+        }
+        if (text is not null)
+        {
+            Captions = new string?[capacity];
+            Tokens = new long[capacity * text.ContextLength];
+        }
+    }
+
+    public float[]? Pixels { get; }
+
+    public byte[]?[]? Encoded { get; }
+
+    public string?[]? Captions { get; }
+
+    public long[]? Tokens { get; }
+
+    /// <summary>The pixels of the batch's rows as a [Count, 3, S, S] tensor (a copy).</summary>
+    public Tensor PixelTensor(int imageSize) =>
+        tensor(Pixels.AsSpan(0, Count * 3 * imageSize * imageSize).ToArray(), new long[] { Count, 3, imageSize, imageSize });
+
+    /// <summary>The token ids of the batch's rows as a [Count, L] tensor (a copy).</summary>
+    public Tensor TokenTensor(int contextLength) =>
+        tensor(Tokens.AsSpan(0, Count * contextLength).ToArray(), new long[] { Count, contextLength });
+}
+
+/// <summary>
+/// Reads image and/or caption columns into <see cref="ClipInputBatch"/>es: raw values on the reading thread,
+/// decoding, preprocessing and tokenization in parallel in <see cref="Prepare"/>. Subclasses compute outputs.
+/// </summary>
+internal class ClipInputSession : BatchSession
+{
+    private readonly ImageInput? _image;
+    private readonly TextInput? _text;
+    private readonly ImageInput.Reader? _imageReader;
+    private readonly TextInput.Reader? _textReader;
+    private readonly int[] _outputSizes;
+
+    public ClipInputSession(DataViewRow row, ImageInput? image, TextInput? text, int[] outputSizes)
+    {
+        _image = image;
+        _text = text;
+        _imageReader = image?.CreateReader(row);
+        _textReader = text?.CreateReader(row);
+        _outputSizes = outputSizes;
+    }
+
+    protected bool HasImage => _image is not null;
+
+    protected bool HasText => _text is not null;
+
+    public override RowBatch CreateBatch(int capacity) => new ClipInputBatch(capacity, _outputSizes, _image, _text);
+
+    public override void ReadRow(RowBatch batch, int slot, long rowIndex)
+    {
+        var b = (ClipInputBatch)batch;
+        if (_imageReader is not null)
+            b.Encoded![slot] = _imageReader.Read(b.Pixels.AsSpan(slot * _image!.Length, _image.Length), rowIndex);
+        if (_textReader is not null)
+            b.Captions![slot] = _textReader.Read(rowIndex);
+    }
+
+    public override void Prepare(RowBatch batch)
+    {
+        var b = (ClipInputBatch)batch;
+        _image?.Decode(b.Encoded!, b.Count, b.Pixels!, b.RowIndices);
+        if (_text is not null)
+        {
+            _text.Tokenize(b.Captions!, b.Count, b.Tokens!);
+            Array.Clear(b.Captions!);
+        }
+    }
+
+    public override void Compute(RowBatch batch) { }
+}

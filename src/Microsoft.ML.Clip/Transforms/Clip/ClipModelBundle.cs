@@ -1,0 +1,174 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Persistence;
+using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Weights;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip;
+
+/// <summary>
+/// Everything a CLIP stage needs to turn images and captions into embeddings: the model (weights and
+/// architecture), the tokenizer and the image preprocessing settings. Load one from open_clip, OpenAI or
+/// Hugging Face weights, or take it from a fitted <c>ClipPretrain</c>; pass it to the embedding and
+/// zero-shot stages. It is saved inside every ML.NET model zip that uses it.
+/// </summary>
+public sealed class ClipModelBundle
+{
+    private ClipModel? _inference;
+    private readonly object _inferenceLock = new();
+
+    /// <summary>Bundles a model with its tokenizer and preprocessing.</summary>
+    /// <param name="model">The model (float32 weights; it is not copied).</param>
+    /// <param name="tokenizer">The tokenizer the model was trained with.</param>
+    /// <param name="preprocessing">Image preprocessing; null: CLIP's defaults at the model's image size.</param>
+    /// <param name="inferenceDType">Arithmetic used by scoring stages: Float32 (default) or BFloat16 (several times faster on CPUs with bf16 units).</param>
+    public ClipModelBundle(ClipModel model, ClipTokenizer tokenizer, ImagePreprocessingOptions? preprocessing = null, ScalarType inferenceDType = ScalarType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (inferenceDType is not (ScalarType.Float32 or ScalarType.BFloat16))
+            throw new ArgumentException($"Inference runs in Float32 or BFloat16, not {inferenceDType}.", nameof(inferenceDType));
+        if (tokenizer.VocabularySize > model.Config.Text.VocabSize)
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model's vocabulary holds {model.Config.Text.VocabSize}.", nameof(tokenizer));
+        Model = model;
+        Tokenizer = tokenizer;
+        Preprocessing = preprocessing ?? new ImagePreprocessingOptions(model.Config.Vision.ImageSize);
+        Preprocessing.Validate();
+        InferenceDType = inferenceDType;
+    }
+
+    /// <summary>The model (float32 weights).</summary>
+    public ClipModel Model { get; }
+
+    /// <summary>The tokenizer.</summary>
+    public ClipTokenizer Tokenizer { get; }
+
+    /// <summary>Image preprocessing settings.</summary>
+    public ImagePreprocessingOptions Preprocessing { get; }
+
+    /// <summary>Arithmetic of scoring stages.</summary>
+    public ScalarType InferenceDType { get; }
+
+    /// <summary>Size of the embeddings.</summary>
+    public int EmbeddingSize => Model.Config.EmbedDim;
+
+    /// <summary>Tokens per caption.</summary>
+    public int ContextLength => Model.Config.Text.ContextLength;
+
+    /// <summary>
+    /// Loads weights in open_clip's or Hugging Face's safetensors layout (detected from the tensor names).
+    /// </summary>
+    /// <param name="weightsPath">A <c>.safetensors</c> file.</param>
+    /// <param name="config">The architecture; null: the config stored in the file's metadata by this library.</param>
+    /// <param name="tokenizer">The tokenizer (e.g. <see cref="ClipTokenizer.FromOpenAIMergesFile(string)"/>).</param>
+    /// <param name="preprocessing">Image preprocessing; null: CLIP's defaults at the model's image size.</param>
+    /// <param name="device">Where the model runs (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>); null: CPU.</param>
+    /// <param name="inferenceDType">Float32 or BFloat16 scoring.</param>
+    public static ClipModelBundle Load(string weightsPath, ClipConfig? config, ClipTokenizer tokenizer,
+        ImagePreprocessingOptions? preprocessing = null, Device? device = null, ScalarType inferenceDType = ScalarType.Float32)
+    {
+        if (!File.Exists(weightsPath))
+            throw new FileNotFoundException($"The weights file '{weightsPath}' does not exist.", weightsPath);
+        config ??= ClipWeights.ReadConfig(weightsPath)
+            ?? throw new ArgumentException($"'{weightsPath}' carries no model config; pass the architecture (a preset such as ClipPresets.VitB32, or ClipConfig.FromOpenClipJson).", nameof(config));
+        var model = new ClipModel(config, device);
+        ClipWeights.Load(model, weightsPath);
+        return new ClipModelBundle(model, tokenizer, preprocessing, inferenceDType);
+    }
+
+    /// <summary>
+    /// The model to score with: the float32 model itself, or a bf16 copy made once (open_clip's low-precision
+    /// conversion) when <see cref="InferenceDType"/> is BFloat16.
+    /// </summary>
+    internal ClipModel InferenceModel()
+    {
+        if (InferenceDType == ScalarType.Float32) return Model;
+        lock (_inferenceLock)
+        {
+            if (_inference is null)
+            {
+                var copy = new ClipModel(Model.Config, Model.Device);
+                using (no_grad())
+                    foreach (var ((_, target), (_, source)) in copy.state_dict().Zip(Model.state_dict()))
+                        target.copy_(source);
+                copy.eval();
+                _inference = copy.ToInferenceDType(InferenceDType);
+            }
+            return _inference;
+        }
+    }
+
+    /// <summary>Forgets the bf16 copy after the float32 weights changed (training).</summary>
+    internal void InvalidateInferenceCopy()
+    {
+        lock (_inferenceLock) _inference = null;
+    }
+
+    // *** Binary format (inside the owning component's folder of the model zip) ***
+    // int: format version (1)
+    // string: open_clip config JSON
+    // int: inference dtype (ScalarType)
+    // int: image size, int: resize mode, float[3]: mean, float[3]: std, long: max pixels
+    // entries: ClipWeights.safetensors, ClipTokenizer.vocab.json, ClipTokenizer.merges.txt
+    private const int FormatVersion = 1;
+
+    internal void Save(ModelSaveContext ctx)
+    {
+        var writer = ctx.Writer;
+        writer.Write(FormatVersion);
+        writer.Write(Model.Config.ToOpenClipJson());
+        writer.Write((int)InferenceDType);
+        writer.Write(Preprocessing.ImageSize);
+        writer.Write((int)Preprocessing.ResizeMode);
+        foreach (var v in Preprocessing.Mean) writer.Write(v);
+        foreach (var v in Preprocessing.Std) writer.Write(v);
+        writer.Write(Preprocessing.MaxPixels);
+        ctx.SaveTensors("ClipWeights.safetensors", Model.state_dict());
+        using var vocab = new MemoryStream();
+        using var merges = new MemoryStream();
+        Tokenizer.Save(vocab, merges);
+        ctx.SaveBinaryStream("ClipTokenizer.vocab.json", w => w.Write(vocab.ToArray()));
+        ctx.SaveBinaryStream("ClipTokenizer.merges.txt", w => w.Write(merges.ToArray()));
+    }
+
+    internal static ClipModelBundle Load(ModelLoadContext ctx)
+    {
+        var reader = ctx.Reader;
+        int version = reader.ReadInt32();
+        if (version != FormatVersion)
+            throw new InvalidDataException($"The CLIP model in '{ctx.Directory}' has format version {version}; this library reads version {FormatVersion}.");
+        var config = ClipConfig.FromOpenClipJson(reader.ReadString());
+        var dtype = (ScalarType)reader.ReadInt32();
+        int imageSize = reader.ReadInt32();
+        var resize = (ClipResizeMode)reader.ReadInt32();
+        var mean = new[] { reader.ReadSingle(), reader.ReadSingle(), reader.ReadSingle() };
+        var std = new[] { reader.ReadSingle(), reader.ReadSingle(), reader.ReadSingle() };
+        long maxPixels = reader.ReadInt64();
+        var preprocessing = new ImagePreprocessingOptions(imageSize) { ResizeMode = resize, Mean = mean, Std = std, MaxPixels = maxPixels };
+
+        var model = new ClipModel(config);
+        using (var scope = NewDisposeScope())
+        {
+            var tensors = ctx.LoadTensors("ClipWeights.safetensors");
+            ClipWeights.Load(model, tensors, $"{ctx.Directory}/ClipWeights.safetensors");
+        }
+        byte[] vocab = ReadEntry(ctx, "ClipTokenizer.vocab.json"), merges = ReadEntry(ctx, "ClipTokenizer.merges.txt");
+        var tokenizer = ClipTokenizer.FromHuggingFace(new MemoryStream(vocab), new MemoryStream(merges),
+            $"{ctx.Directory}/ClipTokenizer.vocab.json", $"{ctx.Directory}/ClipTokenizer.merges.txt");
+        return new ClipModelBundle(model, tokenizer, preprocessing, dtype);
+    }
+
+    private static byte[] ReadEntry(ModelLoadContext ctx, string name)
+    {
+        byte[]? bytes = null;
+        if (!ctx.TryLoadBinaryStream(name, r => { using var m = new MemoryStream(); r.BaseStream.CopyTo(m); bytes = m.ToArray(); }) || bytes is null)
+            throw new InvalidDataException($"The model has no entry '{name}' in '{ctx.Directory}'; it was not saved by this library or is damaged.");
+        return bytes;
+    }
+}

@@ -1,0 +1,22 @@
+using System.Collections.Generic;
+
+namespace Microsoft.ML.Clip;
+
+/// <summary>The figures of a <c>ClipPretrain</c> run.</summary>
+public sealed class ClipTrainingReport
+{
+    /// <summary>(optimizer step, batch loss) for every step.</summary>
+    public List<(long Step, double Loss)> Losses { get; } = [];
+
+    /// <summary>Validation retrieval after each epoch (empty without a validation set).</summary>
+    public List<(int Epoch, long Step, double ImageToTextRecallAt1, double TextToImageRecallAt1, double MeanRecallAt5)> Validation { get; } = [];
+
+    /// <summary>Optimizer steps taken in total (including those of a resumed checkpoint).</summary>
+    public long Steps { get; internal set; }
+
+    /// <summary>Steps skipped for non-finite values (only when skipping was enabled).</summary>
+    public long SkippedSteps { get; internal set; }
+
+    /// <summary>Wall-clock seconds spent in this Fit call.</summary>
+    public double Seconds { get; internal set; }
+}

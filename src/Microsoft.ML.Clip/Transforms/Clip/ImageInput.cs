@@ -1,0 +1,135 @@
+using System;
+using System.IO;
+using System.Threading.Tasks;
+using Microsoft.ML;
+using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace Microsoft.ML.Clip.Transforms;
+
+/// <summary>
+/// Reads an image column into preprocessed float planes. Two column types are accepted: decoded images
+/// (<see cref="MLImage"/>, from <c>LoadImages</c>) and encoded bytes (variable-length <see cref="byte"/>
+/// vectors, from <c>LoadRawImageBytes</c> or a Parquet/WebDataset reader). Encoded bytes are copied on the
+/// reading thread and decoded in parallel later; an <see cref="MLImage"/> is already decoded by its getter
+/// (and disposed by the next call), so it is preprocessed at once.
+/// </summary>
+internal sealed class ImageInput
+{
+    private readonly ClipImagePreprocessor _preprocessor;
+
+    private ImageInput(string columnName, int columnIndex, bool encoded, ClipImagePreprocessor preprocessor)
+    {
+        ColumnName = columnName;
+        ColumnIndex = columnIndex;
+        IsEncoded = encoded;
+        _preprocessor = preprocessor;
+    }
+
+    public string ColumnName { get; }
+
+    public int ColumnIndex { get; }
+
+    /// <summary>True for encoded-bytes columns, false for <see cref="MLImage"/> columns.</summary>
+    public bool IsEncoded { get; }
+
+    /// <summary>Floats per preprocessed image.</summary>
+    public int Length => _preprocessor.OutputLength;
+
+    public const string ExpectedType = "Image (MLImage, from LoadImages) or Vector<Byte> (encoded image bytes, from LoadRawImageBytes)";
+
+    /// <summary>Finds and checks the column; the error names it and the expected types.</summary>
+    public static ImageInput Bind(DataViewSchema schema, string columnName, ClipImagePreprocessor preprocessor)
+    {
+        if (!schema.TryGetColumnIndex(columnName, out int index))
+            throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' not found in the input (expected {ExpectedType}).");
+        var type = schema[index].Type;
+        bool encoded = type is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Byte;
+        if (!encoded && type is not ImageDataViewType)
+            throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' has type {type}; expected {ExpectedType}.");
+        return new ImageInput(columnName, index, encoded, preprocessor);
+    }
+
+    /// <summary>Checks a schema shape (estimators' GetOutputSchema).</summary>
+    public static void Check(SchemaShape schema, string columnName)
+    {
+        if (!schema.TryFindColumn(columnName, out var column))
+            throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' not found in the input (expected {ExpectedType}).");
+        bool encoded = column.Kind == SchemaShape.Column.VectorKind.VariableVector && column.ItemType == NumberDataViewType.Byte;
+        if (!encoded && column.ItemType is not ImageDataViewType)
+            throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' has type {column.GetTypeString()}; expected {ExpectedType}.");
+    }
+
+    /// <summary>Creates the per-cursor reader.</summary>
+    public Reader CreateReader(DataViewRow row) => new(this, row);
+
+    internal sealed class Reader
+    {
+        private readonly ImageInput _input;
+        private readonly ValueGetter<MLImage>? _image;
+        private readonly ValueGetter<VBuffer<byte>>? _bytes;
+        private VBuffer<byte> _buffer;
+
+        public Reader(ImageInput input, DataViewRow row)
+        {
+            _input = input;
+            var column = row.Schema[input.ColumnIndex];
+            if (input.IsEncoded) _bytes = row.GetGetter<VBuffer<byte>>(column);
+            else _image = row.GetGetter<MLImage>(column);
+        }
+
+        /// <summary>
+        /// Reads the current row: preprocesses a decoded image into <paramref name="destination"/> now, or
+        /// returns a copy of the encoded bytes for <see cref="Decode"/>.
+        /// </summary>
+        public byte[]? Read(Span<float> destination, long row)
+        {
+            try
+            {
+                if (_bytes is not null)
+                {
+                    _bytes(ref _buffer);
+                    if (_buffer.Length == 0)
+                        throw new InvalidDataException("the image bytes are empty");
+                    var copy = new byte[_buffer.Length];
+                    _buffer.CopyTo(copy);
+                    return copy;
+                }
+                MLImage image = default!;
+                _image!(ref image);
+                if (image is null)
+                    throw new InvalidDataException("the image is missing (null)");
+                _input._preprocessor.PreprocessInto(image, destination);
+                return null;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && ex is not ClipInputException)
+            {
+                throw new ClipInputException(_input.ColumnName, row, ex);
+            }
+        }
+    }
+
+    /// <summary>Decodes and preprocesses encoded images in parallel: <c>images[i]</c> (when not null) fills slot i.</summary>
+    public void Decode(byte[]?[] images, int count, float[] destination, long[] rows)
+    {
+        Parallel.For(0, count, i =>
+        {
+            var bytes = images[i];
+            if (bytes is null) return;
+            try
+            {
+                using var image = MLImage.CreateFromStream(new MemoryStream(bytes, writable: false));
+                _preprocessor.PreprocessInto(image, destination.AsSpan(i * Length, Length));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new ClipInputException(ColumnName, rows[i], ex);
+            }
+            finally
+            {
+                images[i] = null;
+            }
+        });
+    }
+}

@@ -1,0 +1,217 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using Microsoft.ML;
+using Microsoft.ML.Clip.Evaluation;
+using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Training;
+using Microsoft.ML.Clip.Training.Objectives;
+using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Transforms;
+
+/// <summary>
+/// Trains a CLIP-family model on image–caption pairs (from scratch or from pretrained weights) and returns a
+/// <see cref="ClipEmbeddingTransformer"/> that adds image and caption embeddings. Created by
+/// <c>mlContext.Transforms.ClipPretrain(...)</c>; see <see cref="ClipPretrainOptions"/> for the settings.
+/// </summary>
+public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
+{
+    private readonly IHost _host;
+    private readonly ClipPretrainOptions _options;
+
+    internal ClipPretrainEstimator(IHostEnvironment env, ClipPretrainOptions options)
+    {
+        _host = Contracts.CheckRef(env, nameof(env)).Register(nameof(ClipPretrainEstimator));
+        _host.CheckValue(options, nameof(options));
+        _options = options;
+    }
+
+    /// <summary>The settings.</summary>
+    public ClipPretrainOptions Options => _options;
+
+    /// <summary>Adds the two embedding columns; checks the image and caption columns.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => EmbeddingSchema.Add(inputSchema,
+        (_options.ImageEmbeddingColumnName, _options.ImageColumnName), (_options.TextEmbeddingColumnName, _options.TextColumnName));
+
+    /// <summary>Trains on <paramref name="input"/>; progress goes to ML.NET's log and progress channel and to <see cref="ClipPretrainOptions.Progress"/>.</summary>
+    public ClipEmbeddingTransformer Fit(IDataView input)
+    {
+        _host.CheckValue(input, nameof(input));
+        var o = _options;
+        o.Validate();
+        var clock = Stopwatch.StartNew();
+        using var ch = _host.Start("ClipPretrain");
+
+        var bundle = CreateBundle(o);
+        var model = bundle.Model;
+        var preprocessor = new ClipImagePreprocessor(bundle.Preprocessing);
+        // Column checks first: the errors name the column and the expected type.
+        ImageInput.Bind(input.Schema, o.ImageColumnName, preprocessor);
+        TextInput.Bind(input.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
+
+        var data = new DataOperationsCatalog(_host);
+        IDataView train = input, validation = o.ValidationData!;
+        if (o.ValidationData is null && o.ValidationFraction > 0)
+        {
+            var split = data.TrainTestSplit(input, o.ValidationFraction, seed: o.Seed);
+            (train, validation) = (split.TrainSet, split.TestSet);
+        }
+
+        long trainRows = CountRows(train);
+        long batchesPerEpoch = trainRows / o.BatchSize;
+        if (batchesPerEpoch == 0)
+            throw _host.Except($"ClipPretrain needs at least BatchSize = {o.BatchSize} training rows; the training data has {trainRows}.");
+        long totalSteps = batchesPerEpoch * o.Epochs;
+        var objective = o.Objective ?? new ContrastiveObjective();
+        ch.Info($"ClipPretrain: objective {objective.Name}, {trainRows:N0} training rows, batch {o.BatchSize}, {o.Epochs} epochs = {totalSteps:N0} steps, " +
+                $"{CountParameters(model) / 1e6:F1} M parameters, {o.Trainer.Precision}, device {model.Device}.");
+
+        using var trainer = new ClipTrainer(model, objective, o.Trainer, totalSteps);
+        var report = new ClipTrainingReport();
+        var checkpoints = o.CheckpointDirectory is null ? null : new TrainingCheckpoints(o.CheckpointDirectory, o.KeepCheckpoints);
+        var position = new TrainingPosition(0, 0, 0);
+        if (checkpoints is not null && o.Resume && checkpoints.TryRestoreLatest(model, trainer.Optimizer, ch.Warning) is { } restored)
+        {
+            position = restored.Position;
+            ch.Info($"Resumed from step {position.Step} (epoch {position.Epoch + 1}, batch {position.BatchesDoneInEpoch}) in '{checkpoints.DirectoryPath}'.");
+        }
+
+        using var pch = _host.StartProgressChannel("ClipPretrain");
+        double lastLoss = double.NaN;
+        long step = position.Step;
+        pch.SetHeader(new ProgressHeader(["loss"], ["step"]), e =>
+        {
+            e.SetProgress(0, step, totalSteps);
+            e.SetMetric(0, lastLoss);
+        });
+
+        void Save(int epoch, long batchesDone)
+        {
+            if (checkpoints is null) return;
+            string path = checkpoints.Save(model, trainer.Optimizer, new Dictionary<string, Tensor>(), new TrainingPosition(epoch, batchesDone, trainer.StepCount));
+            ch.Info($"Checkpoint written: {path}");
+        }
+
+        for (int epoch = position.Epoch; epoch < o.Epochs; epoch++)
+        {
+            long skip = epoch == position.Epoch ? position.BatchesDoneInEpoch : 0;
+            long done = 0;
+            var view = data.ShuffleRows(train, seed: o.Seed * 1000 + epoch, shufflePoolSize: o.ShufflePoolSize);
+            var image = ImageInput.Bind(view.Schema, o.ImageColumnName, preprocessor);
+            var text = TextInput.Bind(view.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
+            var cursor = view.GetRowCursor([view.Schema[image.ColumnIndex], view.Schema[text.ColumnIndex]]);
+            using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, []), cursor, o.BatchSize))
+            {
+                while (done < batchesPerEpoch && pipeline.Next() is ClipInputBatch batch)
+                {
+                    if (batch.Count < o.BatchSize) break; // the incomplete last batch: fewer negatives, skipped as open_clip's drop_last
+                    if (done < skip) { done++; continue; } // resumed run: these batches were trained on before the checkpoint
+                    try { _host.CheckAlive(); }
+                    catch (OperationCanceledException)
+                    {
+                        Save(epoch, done);
+                        throw;
+                    }
+                    TrainingStepResult result;
+                    using (var pixels = batch.PixelTensor(bundle.Preprocessing.ImageSize))
+                    using (var tokens = batch.TokenTensor(bundle.ContextLength))
+                    using (var onDevice = new TrainingBatch(pixels.to(model.Device), tokens.to(model.Device)))
+                        result = trainer.Step(onDevice);
+                    done++;
+                    step = trainer.StepCount;
+                    if (result.Skipped)
+                    {
+                        report.SkippedSteps++;
+                        ch.Warning($"Step {step + 1}: non-finite loss or gradient; step skipped.");
+                        continue;
+                    }
+                    lastLoss = result.Loss;
+                    report.Losses.Add((step, result.Loss));
+                    if (step % Math.Max(1, o.LogEverySteps) == 0 || done == batchesPerEpoch)
+                        ch.Info(string.Format(CultureInfo.InvariantCulture, "epoch {0}/{1} step {2}/{3} loss {4:F4} lr {5:E2} temperature {6:F1} grad-norm {7:F3}",
+                            epoch + 1, o.Epochs, step, totalSteps, result.Loss, result.LearningRate, result.Temperature, result.GradientNorm));
+                    o.Progress?.Report(new ClipTrainingProgress(epoch + 1, o.Epochs, step, totalSteps, result.Loss, result.LearningRate, null, clock.Elapsed));
+                    if (o.CheckpointEverySteps > 0 && step % o.CheckpointEverySteps == 0 && done < batchesPerEpoch)
+                        Save(epoch, done);
+                }
+            }
+            Save(epoch + 1, 0);
+            if (validation is not null)
+            {
+                bundle.InvalidateInferenceCopy();
+                var metrics = Validate(bundle, validation);
+                report.Validation.Add((epoch + 1, step, metrics.ImageToText.RecallAt1, metrics.TextToImage.RecallAt1,
+                    (metrics.ImageToText.RecallAt5 + metrics.TextToImage.RecallAt5) / 2));
+                ch.Info($"epoch {epoch + 1} validation ({metrics.Count} pairs): {metrics}");
+                o.Progress?.Report(new ClipTrainingProgress(epoch + 1, o.Epochs, step, totalSteps, double.NaN, 0,
+                    (metrics.ImageToText.RecallAt1 + metrics.TextToImage.RecallAt1) / 2, clock.Elapsed));
+            }
+        }
+
+        bundle.InvalidateInferenceCopy();
+        model.eval();
+        report.Steps = trainer.StepCount;
+        report.Seconds = clock.Elapsed.TotalSeconds;
+        return new ClipEmbeddingTransformer(_host, bundle, (o.ImageEmbeddingColumnName, o.ImageColumnName),
+            (o.TextEmbeddingColumnName, o.TextColumnName), o.InferenceBatchSize) { TrainingReport = report };
+    }
+
+    private static ClipModelBundle CreateBundle(ClipPretrainOptions o)
+    {
+        if (o.InitialModel is { } initial)
+        {
+            // Fine-tuning works on a copy: the caller's bundle keeps scoring with its own weights.
+            var copy = new ClipModel(initial.Model.Config, o.Device ?? initial.Model.Device);
+            using (no_grad())
+                foreach (var ((_, target), (_, source)) in copy.state_dict().Zip(initial.Model.state_dict()))
+                    target.copy_(source);
+            return new ClipModelBundle(copy, initial.Tokenizer, initial.Preprocessing, o.InferenceDType);
+        }
+        manual_seed(o.Seed);
+        var model = new ClipModel(o.Architecture!, o.Device);
+        return new ClipModelBundle(model, o.Tokenizer!, o.Preprocessing, o.InferenceDType);
+    }
+
+    /// <summary>Image→text and text→image retrieval of the validation pairs.</summary>
+    private RetrievalMetrics Validate(ClipModelBundle bundle, IDataView validation)
+    {
+        var transformer = new ClipEmbeddingTransformer(_host, bundle, ("__image", _options.ImageColumnName), ("__text", _options.TextColumnName), _options.InferenceBatchSize);
+        var scored = transformer.Transform(validation);
+        var images = new List<float[]>();
+        var texts = new List<float[]>();
+        using (var cursor = scored.GetRowCursor([scored.Schema["__image"], scored.Schema["__text"]]))
+        {
+            var getImage = cursor.GetGetter<VBuffer<float>>(scored.Schema["__image"]);
+            var getText = cursor.GetGetter<VBuffer<float>>(scored.Schema["__text"]);
+            VBuffer<float> buffer = default;
+            while (cursor.MoveNext())
+            {
+                getImage(ref buffer); images.Add(buffer.DenseValues().ToArray());
+                getText(ref buffer); texts.Add(buffer.DenseValues().ToArray());
+            }
+        }
+        int n = images.Count, d = bundle.EmbeddingSize;
+        using var scope = NewDisposeScope();
+        var imageTensor = tensor(images.SelectMany(v => v).ToArray(), new long[] { n, d });
+        var textTensor = tensor(texts.SelectMany(v => v).ToArray(), new long[] { n, d });
+        return RetrievalEvaluator.Evaluate(imageTensor, textTensor);
+    }
+
+    private static long CountRows(IDataView data)
+    {
+        if (data.GetRowCount() is long known) return known;
+        long count = 0;
+        using var cursor = data.GetRowCursor([]);
+        while (cursor.MoveNext()) count++;
+        return count;
+    }
+
+    private static long CountParameters(ClipModel model) => model.parameters().Sum(p => p.numel());
+}

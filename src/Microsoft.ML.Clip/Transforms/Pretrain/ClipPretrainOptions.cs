@@ -1,0 +1,116 @@
+using System;
+using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Training;
+using Microsoft.ML.Clip.Training.Objectives;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip;
+
+/// <summary>Settings of <c>mlContext.Transforms.ClipPretrain</c>.</summary>
+public sealed class ClipPretrainOptions
+{
+    /// <summary>Image column: MLImage (from <c>LoadImages</c>) or encoded bytes (from <c>LoadRawImageBytes</c>).</summary>
+    public string ImageColumnName { get; set; } = "Image";
+
+    /// <summary>Caption column (String).</summary>
+    public string TextColumnName { get; set; } = "Text";
+
+    /// <summary>Output column of image embeddings.</summary>
+    public string ImageEmbeddingColumnName { get; set; } = "ImageEmbedding";
+
+    /// <summary>Output column of caption embeddings.</summary>
+    public string TextEmbeddingColumnName { get; set; } = "TextEmbedding";
+
+    /// <summary>
+    /// Architecture of a model trained from scratch (a <see cref="ClipPresets"/> entry or
+    /// <see cref="ClipConfig.FromOpenClipJson"/>). Ignored when <see cref="InitialModel"/> is set.
+    /// </summary>
+    public ClipConfig? Architecture { get; set; }
+
+    /// <summary>Start from these pretrained weights (fine-tuning); its tokenizer and preprocessing are used. Its weights are copied, not changed.</summary>
+    public ClipModelBundle? InitialModel { get; set; }
+
+    /// <summary>Tokenizer for a model trained from scratch (e.g. <see cref="ClipTokenizer.FromOpenAIMergesFile(string)"/>).</summary>
+    public ClipTokenizer? Tokenizer { get; set; }
+
+    /// <summary>Image preprocessing for a model trained from scratch; null: CLIP's defaults at the architecture's image size.</summary>
+    public ImagePreprocessingOptions? Preprocessing { get; set; }
+
+    /// <summary>The training method; null: CLIP's symmetric InfoNCE (<see cref="ContrastiveObjective"/>).</summary>
+    public ClipObjective? Objective { get; set; }
+
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs { get; set; } = 10;
+
+    /// <summary>Image–caption pairs per optimizer step (the contrastive batch: every pair is a negative for the others).</summary>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Optimizer, schedule, accumulation and precision settings.</summary>
+    public ClipTrainerOptions Trainer { get; set; } = new();
+
+    /// <summary>Fraction of the input held out for validation retrieval recall after each epoch (ignored when <see cref="ValidationData"/> is set). 0 disables.</summary>
+    public double ValidationFraction { get; set; } = 0.1;
+
+    /// <summary>A separate validation set with the same columns.</summary>
+    public IDataView? ValidationData { get; set; }
+
+    /// <summary>Rows of the shuffle pool used for each epoch (ML.NET's ShuffleRows), on top of source shuffling when the loader supports it.</summary>
+    public int ShufflePoolSize { get; set; } = 1000;
+
+    /// <summary>Seed for initialisation, data order and the validation split.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Where the model trains (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>); null: CPU.</summary>
+    public Device? Device { get; set; }
+
+    /// <summary>Folder for checkpoints; null: none. A run finding checkpoints there resumes from the newest (see <see cref="Resume"/>).</summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Optimizer steps between checkpoints (besides one at the end of every epoch); 0: epochs only.</summary>
+    public int CheckpointEverySteps { get; set; }
+
+    /// <summary>Checkpoints kept.</summary>
+    public int KeepCheckpoints { get; set; } = 3;
+
+    /// <summary>Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one.</summary>
+    public bool Resume { get; set; } = true;
+
+    /// <summary>Log a progress line every this many steps.</summary>
+    public int LogEverySteps { get; set; } = 10;
+
+    /// <summary>Receives a report after every optimizer step and validation (besides ML.NET's log and progress channel).</summary>
+    public IProgress<ClipTrainingProgress>? Progress { get; set; }
+
+    /// <summary>Rows per batch when the fitted transformer scores data.</summary>
+    public int InferenceBatchSize { get; set; } = 64;
+
+    /// <summary>Arithmetic of the fitted transformer's scoring (Float32 or BFloat16).</summary>
+    public ScalarType InferenceDType { get; set; } = ScalarType.Float32;
+
+    internal void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch is needed.");
+        if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A contrastive batch needs at least 2 pairs.");
+        if (ValidationFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "The validation fraction must be in [0, 1).");
+        if (ShufflePoolSize < 1) throw new ArgumentOutOfRangeException(nameof(ShufflePoolSize), ShufflePoolSize, "The shuffle pool needs at least one row.");
+        if (InitialModel is null && Tokenizer is null)
+            throw new ArgumentException("Training from scratch needs a tokenizer: set Tokenizer (ClipTokenizer.FromOpenAIMergesFile, ClipTokenizer.FromHuggingFace) or start from InitialModel.", nameof(Tokenizer));
+        if (InitialModel is null && Architecture is null)
+            throw new ArgumentException("Training from scratch needs an architecture: set Architecture (e.g. ClipPresets.Tiny) or start from InitialModel.", nameof(Architecture));
+        Trainer.Validate();
+    }
+}
+
+/// <summary>Progress of a <c>ClipPretrain</c> run.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="Epochs">Epochs planned.</param>
+/// <param name="Step">Optimizer steps taken.</param>
+/// <param name="TotalSteps">Optimizer steps planned.</param>
+/// <param name="Loss">Loss of the last batch (NaN in validation reports).</param>
+/// <param name="LearningRate">Learning rate of the last step.</param>
+/// <param name="ValidationRecallAt1">Mean of image→text and text→image Recall@1 on the validation set, when this report follows a validation.</param>
+/// <param name="Elapsed">Time since Fit started.</param>
+public sealed record ClipTrainingProgress(int Epoch, int Epochs, long Step, long TotalSteps, double Loss, double LearningRate,
+    double? ValidationRecallAt1, TimeSpan Elapsed);

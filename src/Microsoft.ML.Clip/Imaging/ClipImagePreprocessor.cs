@@ -112,8 +112,9 @@ public sealed unsafe class ClipImagePreprocessor
 
     /// <summary>
     /// Preprocesses one image into the first <see cref="OutputLength"/> floats of <paramref name="destination"/>
-    /// (planes R, G, B, each row-major). Allocates nothing per call apart from pooled scratch buffers, so data
-    /// loaders can fill slices of a pinned batch buffer from worker threads.
+    /// (planes R, G, B, each row-major). Allocates nothing per call apart from pooled scratch buffers (and the
+    /// resampling weights the first time an image size is seen), so data loaders can fill slices of a pinned batch
+    /// buffer from worker threads.
     /// </summary>
     /// <param name="image">A decoded image (<c>Bgra32</c> or <c>Rgba32</c>; grayscale images arrive as 4 channels).</param>
     /// <param name="destination">At least <see cref="OutputLength"/> floats.</param>

@@ -112,8 +112,9 @@ public sealed unsafe class ClipImagePreprocessor
 
     /// <summary>
     /// Preprocesses one image into the first <see cref="OutputLength"/> floats of <paramref name="destination"/>
-    /// (planes R, G, B, each row-major). Allocates nothing per call apart from pooled scratch buffers, so data
-    /// loaders can fill slices of a pinned batch buffer from worker threads.
+    /// (planes R, G, B, each row-major). Allocates nothing per call apart from pooled scratch buffers (and the
+    /// resampling weights the first time an image size is seen), so data loaders can fill slices of a pinned batch
+    /// buffer from worker threads.
     /// </summary>
     /// <param name="image">A decoded image (<c>Bgra32</c> or <c>Rgba32</c>; grayscale images arrive as 4 channels).</param>
     /// <param name="destination">At least <see cref="OutputLength"/> floats.</param>
@@ -128,7 +129,7 @@ public sealed unsafe class ClipImagePreprocessor
         ReadOnlySpan<byte> pixels = image.Pixels;
         fixed (byte* source = pixels)
         fixed (float* output = destination)
-            Run(source, pixels.Length, width, height, pixels.Length / height, format, output);
+            Run(source, pixels.Length, width, height, StrideOf(pixels.Length, width, height), format, output);
     }
 
     /// <summary>
@@ -162,7 +163,7 @@ public sealed unsafe class ClipImagePreprocessor
                     var image = images[i];
                     ReadOnlySpan<byte> pixels = image.Pixels;
                     fixed (byte* source = pixels)
-                        Run(source, pixels.Length, image.Width, image.Height, pixels.Length / image.Height, FormatOf(image),
+                        Run(source, pixels.Length, image.Width, image.Height, StrideOf(pixels.Length, image.Width, image.Height), FormatOf(image),
                             (float*)outputAddress + (long)i * length);
                 });
             }
@@ -206,8 +207,9 @@ public sealed unsafe class ClipImagePreprocessor
     private void Run(byte* pixels, long pixelBytes, int width, int height, int stride, RawPixelFormat format, float* destination)
     {
         var layout = PixelLayout.Of(format);
-        if ((long)stride * (height - 1) + (long)width * layout.BytesPerPixel > pixelBytes)
-            throw new ArgumentException($"The image's pixel buffer ({pixelBytes} bytes) is smaller than a {width}x{height} image needs.");
+        // Public entry points validate their arguments; this guards the pointer arithmetic below for MLImages too.
+        if (stride < (long)width * layout.BytesPerPixel || (long)stride * (height - 1) + (long)width * layout.BytesPerPixel > pixelBytes)
+            throw new ArgumentException($"The image's pixel buffer ({pixelBytes} bytes, stride {stride}) does not hold a {width}x{height} image.");
         var plan = ResizePlan.Create(width, height, _size, Options.ResizeMode);
         int bpp = layout.BytesPerPixel;
         int rowBytes = _size * bpp;
@@ -230,7 +232,9 @@ public sealed unsafe class ClipImagePreprocessor
             long sourceStride = stride;
             // Premultiplied input (every MLImage) is resized as is and unpremultiplied at the end, as PIL does with
             // RGBa. No opacity scan is needed: for opaque pixels the colours equal the straight ones, the resized
-            // alpha stays 255 and dividing by 255 is skipped, so opaque images get exactly the plain RGB result.
+            // alpha stays 255 (the fixed-point weights sum to 1 within far less than the 1/255 that could lower it,
+            // for any downscale below about 4000:1) and dividing by 255 is skipped, so opaque images get exactly
+            // the plain RGB result.
             bool unpremultiply = layout.Premultiplied;
             // Straight alpha needs a premultiplied copy before a resize, but only if some pixel is transparent:
             // scanning is much cheaper than copying, and opaque images are the common case.
@@ -342,6 +346,13 @@ public sealed unsafe class ClipImagePreprocessor
         MLPixelFormat.Rgba32 => RawPixelFormat.Rgba32Premultiplied,
         var other => throw new ArgumentException($"Unsupported MLImage pixel format {other}; expected Bgra32 or Rgba32.", nameof(image)),
     };
+
+    /// <summary>
+    /// Row stride of an MLImage's pixels. MLImage does not expose it; SkiaSharp sizes the span as Skia's
+    /// <c>computeByteSize</c>, <c>rowBytes · (height - 1) + width · 4</c>, so the stride follows even for padded rows.
+    /// </summary>
+    private static int StrideOf(int byteCount, int width, int height) =>
+        height > 1 ? (int)((byteCount - 4L * width) / (height - 1)) : 4 * width;
 
     private static Span<float> Floats(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);
 }

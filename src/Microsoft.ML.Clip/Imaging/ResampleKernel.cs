@@ -90,6 +90,7 @@ internal sealed class ResampleKernel
     /// <summary>The kernel for outputs <c>[start, start + count)</c> of a resize from <paramref name="inSize"/> to <paramref name="outSize"/>.</summary>
     public static ResampleKernel Get(int inSize, long outSize, long start, int count)
     {
+        System.Diagnostics.Debug.Assert(inSize > 0 && count > 0 && start >= 0 && start + count <= outSize, "window outside the output");
         var key = (inSize, outSize, start, count);
         if (_cache.TryGetValue(key, out var cached)) return cached;
         var kernel = Create(inSize, outSize, start, count);

@@ -187,9 +187,20 @@ internal static unsafe class SeparableResampler
             int* w = laneWeights + offsets[i] * 4;
             int taps = lengths[i];
             var acc = Vector256<int>.Zero;
+            var acc2 = Vector256<int>.Zero;
             int t = 0;
-            for (; t + 2 <= taps; t += 2)
+            // Unrolled to four taps per iteration: the loop's own bookkeeping was a third of its instructions.
+            for (; t + 4 <= taps; t += 4)
+            {
                 acc += Avx2.ConvertToVector256Int32(p + t * 4) * Vector256.Load(w + t * 4);
+                acc2 += Avx2.ConvertToVector256Int32(p + t * 4 + 8) * Vector256.Load(w + t * 4 + 8);
+            }
+            if (t + 2 <= taps)
+            {
+                acc += Avx2.ConvertToVector256Int32(p + t * 4) * Vector256.Load(w + t * 4);
+                t += 2;
+            }
+            acc += acc2;
             var sum = acc.GetLower() + acc.GetUpper() + Vector128.Create(ResampleKernel.RoundingBias);
             if (t < taps)
                 sum += LoadPixel(p + t * 4) * Vector128.Load(w + t * 4);

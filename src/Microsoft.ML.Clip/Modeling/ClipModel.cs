@@ -56,6 +56,7 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
         logit_bias = config.InitLogitBias is double bias ? new Parameter(full(Array.Empty<long>(), bias, type, device)) : null;
         RegisterComponents();
         InitializeTextParameters();
+        this.DetachFromDisposeScopes();
     }
 
     /// <summary>The architecture.</summary>
@@ -182,12 +183,29 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
             throw new ArgumentException($"Inference dtype must be Float32, BFloat16 or Float16, got {dtype}.", nameof(dtype));
+        // Module.to casts every parameter; snapshot the ones that stay fp32 first so they are restored exactly
+        // rather than rounded through bf16.
+        using var scope = NewDisposeScope();
+        var norms = named_modules().Select(m => m.module).OfType<ClipLayerNorm>()
+            .Select(n => (Norm: n, Weight: n.Weight.detach().to(ScalarType.Float32), Bias: n.Bias.detach().to(ScalarType.Float32)))
+            .ToList();
+        var scale = logit_scale.detach().to(ScalarType.Float32);
+        var bias = logit_bias?.detach().to(ScalarType.Float32);
+
         this.to(dtype);
-        foreach (var (_, module) in named_modules())
-            if (module is ClipLayerNorm norm)
-                norm.to(ScalarType.Float32);
+        foreach (var (norm, _, _) in norms) norm.to(ScalarType.Float32);
         KeepFp32(nameof(logit_scale));
         if (logit_bias is not null) KeepFp32(nameof(logit_bias));
+        using (no_grad())
+        {
+            foreach (var (norm, weight, normBias) in norms)
+            {
+                norm.Weight.copy_(weight);
+                norm.Bias.copy_(normBias);
+            }
+            logit_scale.copy_(scale);
+            if (bias is not null) logit_bias!.copy_(bias);
+        }
         return this;
     }
 
@@ -206,7 +224,11 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
         if (current.dtype == ScalarType.Float32) return;
         Parameter replacement;
         using (no_grad())
+        {
             replacement = new Parameter(current.to(ScalarType.Float32), current.requires_grad);
+            // Callers may run inside a dispose scope; a registered parameter must outlive it.
+            replacement.DetachFromDisposeScope();
+        }
         current.Dispose();
         ConditionallyRegisterParameter(name, replacement);
         if (name == nameof(logit_scale)) logit_scale = replacement;

@@ -45,6 +45,7 @@ public sealed class MultiheadSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
             nn.init.zeros_(out_proj.bias!);
         }
         RegisterComponents();
+        this.DetachFromDisposeScopes();
     }
 
     /// <summary>Fused q, k, v projection weight [3·width, width].</summary>

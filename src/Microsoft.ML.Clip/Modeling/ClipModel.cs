@@ -74,6 +74,22 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     /// <summary>The learnable logit bias (<c>logit_bias</c>, 0-dim) of SigLIP-style models, else null.</summary>
     public Parameter? LogitBias => logit_bias;
 
+    /// <summary>
+    /// Whether every attention layer of both towers uses libtorch's fused scaled_dot_product_attention
+    /// (see <see cref="MultiheadSelfAttention.UseFusedAttention"/>). Setting it applies to all layers.
+    /// </summary>
+    public bool UseFusedAttention
+    {
+        get => AttentionLayers().All(a => a.UseFusedAttention);
+        set
+        {
+            foreach (var attention in AttentionLayers()) attention.UseFusedAttention = value;
+        }
+    }
+
+    private System.Collections.Generic.IEnumerable<MultiheadSelfAttention> AttentionLayers() =>
+        modules().OfType<MultiheadSelfAttention>();
+
     /// <summary>dtype of the matrix weights (the dtype towers compute in).</summary>
     public ScalarType DType => text_projection.dtype;
 

@@ -130,6 +130,9 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     public Tensor EncodeImage(Tensor pixels, bool normalize = false)
     {
         using var scope = NewDisposeScope();
+        // Cast at the tower entry whatever the tower: an fp32 input into a bf16 convolution throws.
+        if (visual.parameters().FirstOrDefault() is { } first && pixels.is_floating_point())
+            pixels = pixels.to(first.dtype, first.device);
         var features = visual.forward(pixels);
         return Finish(features, normalize).MoveToOuterDisposeScope();
     }

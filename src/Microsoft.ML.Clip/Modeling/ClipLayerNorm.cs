@@ -29,6 +29,7 @@ public sealed class ClipLayerNorm : nn.Module<Tensor, Tensor>
         weight = new Parameter(ones(width, dtype ?? ScalarType.Float32, device));
         bias = new Parameter(zeros(width, dtype ?? ScalarType.Float32, device));
         RegisterComponents();
+        this.DetachFromDisposeScopes();
     }
 
     /// <summary>The scale parameter.</summary>

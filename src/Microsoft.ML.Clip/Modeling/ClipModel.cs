@@ -56,6 +56,7 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
         logit_bias = config.InitLogitBias is double bias ? new Parameter(full(Array.Empty<long>(), bias, type, device)) : null;
         RegisterComponents();
         InitializeTextParameters();
+        this.DetachFromDisposeScopes();
     }
 
     /// <summary>The architecture.</summary>
@@ -72,6 +73,22 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
 
     /// <summary>The learnable logit bias (<c>logit_bias</c>, 0-dim) of SigLIP-style models, else null.</summary>
     public Parameter? LogitBias => logit_bias;
+
+    /// <summary>
+    /// Whether every attention layer of both towers uses libtorch's fused scaled_dot_product_attention
+    /// (see <see cref="MultiheadSelfAttention.UseFusedAttention"/>). Setting it applies to all layers.
+    /// </summary>
+    public bool UseFusedAttention
+    {
+        get => AttentionLayers().All(a => a.UseFusedAttention);
+        set
+        {
+            foreach (var attention in AttentionLayers()) attention.UseFusedAttention = value;
+        }
+    }
+
+    private System.Collections.Generic.IEnumerable<MultiheadSelfAttention> AttentionLayers() =>
+        modules().OfType<MultiheadSelfAttention>();
 
     /// <summary>dtype of the matrix weights (the dtype towers compute in).</summary>
     public ScalarType DType => text_projection.dtype;
@@ -113,6 +130,9 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     public Tensor EncodeImage(Tensor pixels, bool normalize = false)
     {
         using var scope = NewDisposeScope();
+        // Cast at the tower entry whatever the tower: an fp32 input into a bf16 convolution throws.
+        if (visual.parameters().FirstOrDefault() is { } first && pixels.is_floating_point())
+            pixels = pixels.to(first.dtype, first.device);
         var features = visual.forward(pixels);
         return Finish(features, normalize).MoveToOuterDisposeScope();
     }
@@ -182,12 +202,29 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
             throw new ArgumentException($"Inference dtype must be Float32, BFloat16 or Float16, got {dtype}.", nameof(dtype));
+        // Module.to casts every parameter; snapshot the ones that stay fp32 first so they are restored exactly
+        // rather than rounded through bf16.
+        using var scope = NewDisposeScope();
+        var norms = named_modules().Select(m => m.module).OfType<ClipLayerNorm>()
+            .Select(n => (Norm: n, Weight: n.Weight.detach().to(ScalarType.Float32), Bias: n.Bias.detach().to(ScalarType.Float32)))
+            .ToList();
+        var scale = logit_scale.detach().to(ScalarType.Float32);
+        var bias = logit_bias?.detach().to(ScalarType.Float32);
+
         this.to(dtype);
-        foreach (var (_, module) in named_modules())
-            if (module is ClipLayerNorm norm)
-                norm.to(ScalarType.Float32);
+        foreach (var (norm, _, _) in norms) norm.to(ScalarType.Float32);
         KeepFp32(nameof(logit_scale));
         if (logit_bias is not null) KeepFp32(nameof(logit_bias));
+        using (no_grad())
+        {
+            foreach (var (norm, weight, normBias) in norms)
+            {
+                norm.Weight.copy_(weight);
+                norm.Bias.copy_(normBias);
+            }
+            logit_scale.copy_(scale);
+            if (bias is not null) logit_bias!.copy_(bias);
+        }
         return this;
     }
 
@@ -206,7 +243,11 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
         if (current.dtype == ScalarType.Float32) return;
         Parameter replacement;
         using (no_grad())
+        {
             replacement = new Parameter(current.to(ScalarType.Float32), current.requires_grad);
+            // Callers may run inside a dispose scope; a registered parameter must outlive it.
+            replacement.DetachFromDisposeScope();
+        }
         current.Dispose();
         ConditionallyRegisterParameter(name, replacement);
         if (name == nameof(logit_scale)) logit_scale = replacement;

@@ -45,6 +45,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTo
         proj = new Parameter(empty([width, embedDim], type, device));
         RegisterComponents();
         InitializeParameters();
+        this.DetachFromDisposeScopes();
     }
 
     /// <summary>The architecture.</summary>

@@ -13,12 +13,15 @@ public class OpenClipParityTests(ITestOutputHelper output)
     private const double Tol = 1e-4; // |a−b| ≤ 1e-4 + 1e-4·|b|
 
     [FixtureTheory]
-    [InlineData("tiny-gelu")]
-    [InlineData("tiny-quickgelu")]
-    public void FeaturesAndLogitsMatchOpenClip(string name)
+    [InlineData("tiny-gelu", false)]
+    [InlineData("tiny-quickgelu", false)]
+    [InlineData("tiny-gelu", true)]
+    [InlineData("tiny-quickgelu", true)]
+    public void FeaturesAndLogitsMatchOpenClip(string name, bool fusedAttention)
     {
         using var fx = new TinyFixture(name);
         using var model = fx.LoadModel();
+        model.UseFusedAttention = fusedAttention;
         model.eval();
         using var _ = no_grad();
 
@@ -33,16 +36,19 @@ public class OpenClipParityTests(ITestOutputHelper output)
         double e4 = TensorAssert.Close(result.LogitScale.reshape(1), fx.IO["output.logit_scale_exp"], Tol, Tol, "logit scale");
         Assert.Equal(ScalarType.Float32, image.dtype);
         Assert.Null(result.LogitBias);
-        output.WriteLine($"{name}: max |Δ| image {e1:E2}, text {e2:E2}, logits {e3:E2}, scale {e4:E2}");
+        output.WriteLine($"{name} (fused attention {fusedAttention}): max |Δ| image {e1:E2}, text {e2:E2}, logits {e3:E2}, scale {e4:E2}");
     }
 
     [FixtureTheory]
-    [InlineData("tiny-gelu")]
-    [InlineData("tiny-quickgelu")]
-    public void LossAndEveryGradientMatchOpenClip(string name)
+    [InlineData("tiny-gelu", false)]
+    [InlineData("tiny-quickgelu", false)]
+    [InlineData("tiny-gelu", true)]
+    [InlineData("tiny-quickgelu", true)]
+    public void LossAndEveryGradientMatchOpenClip(string name, bool fusedAttention)
     {
         using var fx = new TinyFixture(name);
         using var model = fx.LoadModel();
+        model.UseFusedAttention = fusedAttention;
         model.train();
 
         using var result = model.forward(fx.Pixels, fx.Tokens);
@@ -62,6 +68,6 @@ public class OpenClipParityTests(ITestOutputHelper output)
             double e = TensorAssert.Close(p.grad!, fx.IO["grad." + paramName], Tol, Tol, "gradient of " + paramName);
             if (e > worst) (worst, worstName) = (e, paramName);
         }
-        output.WriteLine($"{name}: loss {loss.item<float>():F6} (|Δ| {lossError:E2}); {parameters.Count} gradients, max |Δ| {worst:E2} ({worstName})");
+        output.WriteLine($"{name} (fused attention {fusedAttention}): loss {loss.item<float>():F6} (|Δ| {lossError:E2}); {parameters.Count} gradients, max |Δ| {worst:E2} ({worstName})");
     }
 }

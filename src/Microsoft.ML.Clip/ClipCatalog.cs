@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Transforms;
@@ -79,7 +80,7 @@ public static class ClipCatalog
     /// <see cref="ClipModelBundle.EmbeddingSize"/> floats usable as features by any trainer.
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
-    /// <param name="model">A loaded CLIP model (<see cref="ClipModelBundle.Load"/>, or a fitted ClipPretrain's <see cref="ClipEmbeddingTransformer.Bundle"/>).</param>
+    /// <param name="model">A loaded CLIP model (<see cref="ClipModelBundle.Load(string, ClipConfig?, ClipTokenizer, Imaging.ImagePreprocessingOptions?, TorchSharp.torch.Device?, TorchSharp.torch.ScalarType)"/>, or a fitted ClipPretrain's <see cref="ClipEmbeddingTransformer.Bundle"/>).</param>
     /// <param name="outputColumnName">The embedding column.</param>
     /// <param name="inputColumnName">Images: MLImage or encoded bytes.</param>
     /// <param name="batchSize">Images per forward pass.</param>
@@ -101,5 +102,30 @@ public static class ClipCatalog
     {
         var env = CatalogUtils.GetEnvironment(catalog);
         return new ClipEmbeddingEstimator(env, new ClipEmbeddingTransformer(env, model, null, (outputColumnName, inputColumnName), batchSize));
+    }
+
+    /// <summary>
+    /// Zero-shot image classification: scores every image against the classes described by
+    /// <paramref name="classNames"/> × <paramref name="templates"/> (CLIP's prompt ensembling). Adds <c>Score</c>
+    /// (softmax over the classes, slot names = class names) and <c>PredictedLabel</c> (a key whose values are
+    /// the class names), ready for <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c>.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="model">A loaded or trained CLIP model.</param>
+    /// <param name="classNames">The classes, e.g. "red circle", "dog".</param>
+    /// <param name="templates">Prompts with <c>{}</c> for the class name; null: <see cref="PromptTemplates.Simple"/>
+    /// (<see cref="PromptTemplates.ImageNet"/> holds CLIP's 80 ImageNet templates).</param>
+    /// <param name="imageColumnName">Images: MLImage or encoded bytes.</param>
+    /// <param name="scoreColumnName">The score vector column.</param>
+    /// <param name="predictedLabelColumnName">The predicted class column.</param>
+    /// <param name="batchSize">Images per forward pass.</param>
+    public static ClipZeroShotEstimator ClipZeroShot(this TransformsCatalog catalog, ClipModelBundle model, IReadOnlyList<string> classNames,
+        IReadOnlyList<string>? templates = null, string imageColumnName = "Image", string scoreColumnName = "Score",
+        string predictedLabelColumnName = "PredictedLabel", int batchSize = 32)
+    {
+        var env = CatalogUtils.GetEnvironment(catalog);
+        var transformer = new ClipZeroShotTransformer(env, model, imageColumnName, classNames, templates ?? PromptTemplates.Simple,
+            scoreColumnName, predictedLabelColumnName, batchSize);
+        return new ClipZeroShotEstimator(env, transformer);
     }
 }

@@ -17,6 +17,7 @@ public class OpenClipParityTests(ITestOutputHelper output)
     [InlineData("tiny-quickgelu", false)]
     [InlineData("tiny-gelu", true)]
     [InlineData("tiny-quickgelu", true)]
+    [InlineData("tiny-rn-quickgelu", false)]
     public void FeaturesAndLogitsMatchOpenClip(string name, bool fusedAttention)
     {
         using var fx = new TinyFixture(name);
@@ -69,5 +70,33 @@ public class OpenClipParityTests(ITestOutputHelper output)
             if (e > worst) (worst, worstName) = (e, paramName);
         }
         output.WriteLine($"{name} (fused attention {fusedAttention}): loss {loss.item<float>():F6} (|Δ| {lossError:E2}); {parameters.Count} gradients, max |Δ| {worst:E2} ({worstName})");
+    }
+
+    /// <summary>
+    /// The ModifiedResNet fixture: outputs and loss were computed in eval mode (BatchNorm running statistics),
+    /// gradients in train mode (batch statistics) from the saved weights, as the fixtures README says.
+    /// </summary>
+    [FixtureFact]
+    public void ResNetModelLossAndEveryGradientMatchOpenClip()
+    {
+        using var fx = new TinyFixture("tiny-rn-quickgelu");
+        using var model = fx.LoadModel();
+        model.eval();
+        using (no_grad())
+        using (var evalResult = model.forward(fx.Pixels, fx.Tokens))
+        using (var evalLoss = ClipLoss.Compute(evalResult.ImageFeatures, evalResult.TextFeatures, evalResult.LogitScale))
+            TensorAssert.Close(evalLoss.reshape(1), fx.IO["output.clip_loss"], 1e-5, 0, "CLIP loss (eval mode)");
+
+        model.train();
+        using var result = model.forward(fx.Pixels, fx.Tokens);
+        using var loss = ClipLoss.Compute(result.ImageFeatures, result.TextFeatures, result.LogitScale);
+        loss.backward();
+        var parameters = model.named_parameters().ToList();
+        var expectedNames = fx.IO.Keys.Where(k => k.StartsWith("grad.")).Select(k => k["grad.".Length..]).OrderBy(k => k).ToList();
+        Assert.Equal(expectedNames, parameters.Select(p => p.name).OrderBy(k => k).ToList());
+        double worst = 0;
+        foreach (var (paramName, p) in parameters)
+            worst = System.Math.Max(worst, TensorAssert.Close(p.grad!, fx.IO["grad." + paramName], Tol, Tol, "gradient of " + paramName));
+        output.WriteLine($"tiny-rn-quickgelu: {parameters.Count} gradients, max |Δ| {worst:E2}");
     }
 }

@@ -1,0 +1,31 @@
+using System;
+using System.Linq;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release --project test/Microsoft.ML.Clip.Benchmarks [names...]</c>; with no name, all run.
+/// Threads: libtorch's intra-op pool is set to the number of cores explicitly (MKL/OpenMP would otherwise pick
+/// their own defaults); nothing else runs in parallel with the measured work.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        int threads = Environment.ProcessorCount;
+        set_num_threads(threads);
+        var all = new (string Name, Action Run)[]
+        {
+            ("embedding", () => EmbeddingBenchmark.Run()),
+        };
+        var selected = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name)).ToArray();
+        if (selected.Length == 0)
+        {
+            Console.Error.WriteLine($"Unknown benchmark; available: {string.Join(", ", all.Select(b => b.Name))}.");
+            return 2;
+        }
+        foreach (var (_, run) in selected) run();
+        return 0;
+    }
+}

@@ -16,6 +16,11 @@ public sealed record RetrievalMetrics(int Count, RetrievalDirectionMetrics Image
 /// a score equal to the true match's do not push it down, so ties count in the query's favour; a query whose
 /// true score is NaN gets rank N.
 /// </summary>
+/// <remarks>
+/// The tie rule is optimistic: duplicate captions or images that score exactly like the true match do not
+/// cost it a place, and a query whose scores are all equal (a zero embedding under the default similarity, for
+/// example) gets rank 1. Check inputs for degenerate embeddings when the numbers look too good.
+/// </remarks>
 public sealed class RetrievalDirectionMetrics
 {
     private readonly int[] _ranks;

@@ -324,6 +324,35 @@ public class LinearProbeTests
     }
 
     [Fact]
+    public void ValidationDataMustShareTheLabelKeyType()
+    {
+        var mlContext = new MLContext(seed: 1);
+        var train = Load(mlContext, FewNoisyRows(60, 4, seed: 1));
+        var keys = mlContext.Transforms.Conversion.MapValueToKey("Label").Fit(train);
+        var threeClasses = FewNoisyRows(30, 4, seed: 2);
+        threeClasses[0].Label = 2;
+        var validation = Load(mlContext, threeClasses);
+        // Keyed by its own mapping (three classes): not comparable with the training keys.
+        validation = mlContext.Transforms.Conversion.MapValueToKey("Label").Fit(validation).Transform(validation);
+        var probe = mlContext.MulticlassClassification.Trainers.ClipLinearProbe(new ClipLinearProbeOptions { ValidationData = validation });
+
+        var ex = Assert.ThrowsAny<ArgumentException>(() => probe.Fit(keys.Transform(train)));
+        Assert.Contains("'Label'", ex.Message);
+        Assert.Contains("Key<UInt32, 0-1>", ex.Message);
+
+        // With the training mapping it works; RefitOnValidationData = false refits on the training rows only.
+        var sameKeys = keys.Transform(Load(mlContext, FewNoisyRows(30, 4, seed: 2)));
+        probe = mlContext.MulticlassClassification.Trainers.ClipLinearProbe(new ClipLinearProbeOptions
+        {
+            ValidationData = sameKeys,
+            RefitOnValidationData = false,
+            L2Grid = [1f],
+        });
+        probe.Fit(keys.Transform(train));
+        Assert.Equal((60, 30, 60), (probe.LastSweep!.TrainingRowCount, probe.LastSweep.ValidationRowCount, probe.LastSweep.FinalRowCount));
+    }
+
+    [Fact]
     public void InvalidOptionsAreRejected()
     {
         var trainers = new MLContext(seed: 1).MulticlassClassification.Trainers;

@@ -117,7 +117,20 @@ public sealed class ClipLinearProbeEstimator : IEstimator<MulticlassPredictionTr
         CheckData(input.Schema, nameof(input));
         var validationInput = Options.ValidationData;
         if (validationInput is not null)
+        {
             CheckData(validationInput.Schema, nameof(Options.ValidationData));
+            // Same key mapping and width, or the accuracies would silently compare different classes.
+            foreach (string name in NeededColumns())
+            {
+                var expected = input.Schema[name].Type;
+                var actual = validationInput.Schema.GetColumnOrNull(name)?.Type;
+                if (actual is null)
+                    throw _host.ExceptSchemaMismatch(nameof(Options.ValidationData), "validation", name);
+                if (!expected.Equals(actual))
+                    throw _host.ExceptSchemaMismatch(nameof(Options.ValidationData), "validation", name,
+                        $"{expected} (the type in the training data; transform validation rows with the same fitted stages)", actual.ToString());
+            }
+        }
 
         using var ch = _host.Start("Linear probe sweep");
         string[] columns = NeededColumns();
@@ -136,7 +149,7 @@ public sealed class ClipLinearProbeEstimator : IEstimator<MulticlassPredictionTr
         {
             train = all;
             validation = Cache(validationInput, columns);
-            final = Options.RefitOnValidationData ? Append(all, validation, columns) : all;
+            final = Options.RefitOnValidationData ? AppendRowsDataView.Create(_host, all.Schema, all, validation) : all;
         }
 
         long trainRows = CountRows(train);
@@ -240,18 +253,6 @@ public sealed class ClipLinearProbeEstimator : IEstimator<MulticlassPredictionTr
 
     private IDataView Cache(IDataView data, string[] columns) =>
         new CacheDataView(_host, new ColumnSelectingTransformer(_host, columns, null, keepHidden: false).Transform(data), prefetch: null);
-
-    private IDataView Append(IDataView first, IDataView second, string[] columns)
-    {
-        foreach (string name in columns)
-        {
-            var a = first.Schema[name].Type;
-            var b = second.Schema[name].Type;
-            if (!a.Equals(b))
-                throw _host.ExceptSchemaMismatch(nameof(Options.ValidationData), "validation", name, a.ToString(), b.ToString());
-        }
-        return AppendRowsDataView.Create(_host, first.Schema, first, second);
-    }
 
     private static long CountRows(IDataView data)
     {

@@ -19,9 +19,9 @@ namespace Microsoft.ML.Clip.Datasets;
 /// examples can be made in parallel or in any order (a test pins a hash of the pixels). The PNG bytes are
 /// identical wherever the same .NET runtime compresses them; another zlib build may choose other, equally valid
 /// compressed bytes for the same pixels.</para>
-/// <para>Speed, measured on 2 shared cores: <see cref="Generate"/> makes 10,000 images of 64×64 pixels in 4–6 s
-/// (mostly PNG compression of the noise; 36 MB of PNG), 32×32 in about 2 s; a data view cursor reading only
-/// <see cref="ShapesColumns.Image"/> renders 10,000 64×64 images in under a second on one thread.</para>
+/// <para>Speed, measured on 2 heavily shared cores: <see cref="Generate"/> makes 10,000 images of 64×64 pixels
+/// in 4–9 s (mostly PNG compression of the noise; 36 MB of PNG), 32×32 in 2–3 s; a data view cursor reading
+/// only <see cref="ShapesColumns.Image"/> renders 10,000 64×64 images in under half a second on one thread.</para>
 /// </remarks>
 /// <example>
 /// <code>

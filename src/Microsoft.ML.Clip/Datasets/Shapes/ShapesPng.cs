@@ -7,8 +7,8 @@ namespace Microsoft.ML.Clip.Datasets;
 
 /// <summary>
 /// A minimal PNG writer for rendered pixels: 8-bit RGB, one IDAT chunk, every row with the Paeth filter,
-/// deflated by .NET's zlib. Skia's encoder (libpng, trying five filters per row at zlib level 6) was 3–10×
-/// slower here and dominated generation time.
+/// deflated by .NET's zlib. Skia's encoder (libpng, trying five filters per row) took 1.3–3× as long on the
+/// same pixels, and encoding is most of the cost of generating an example.
 /// </summary>
 /// <remarks>
 /// PNG is lossless, so decoded pixels are the rasterizer's on every machine. The compressed bytes are the same

@@ -113,7 +113,11 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
                 {
                     if (batch.Count < o.BatchSize) break; // the incomplete last batch: fewer negatives, skipped as open_clip's drop_last
                     if (done < skip) { done++; continue; } // resumed run: these batches were trained on before the checkpoint
-                    try { _host.CheckAlive(); }
+                    try
+                    {
+                        _host.CheckAlive();
+                        o.CancellationToken.ThrowIfCancellationRequested();
+                    }
                     catch (OperationCanceledException)
                     {
                         Save(epoch, done);

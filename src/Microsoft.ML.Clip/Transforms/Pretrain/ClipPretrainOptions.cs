@@ -83,6 +83,13 @@ public sealed class ClipPretrainOptions
     /// <summary>Receives a report after every optimizer step and validation (besides ML.NET's log and progress channel).</summary>
     public IProgress<ClipTrainingProgress>? Progress { get; set; }
 
+    /// <summary>
+    /// Stops training between two steps (a checkpoint is written first when <see cref="CheckpointDirectory"/>
+    /// is set) and makes <c>Fit</c> throw <see cref="OperationCanceledException"/>. ML.NET's own host
+    /// cancellation is honoured the same way.
+    /// </summary>
+    public System.Threading.CancellationToken CancellationToken { get; set; }
+
     /// <summary>Rows per batch when the fitted transformer scores data.</summary>
     public int InferenceBatchSize { get; set; } = 64;
 

@@ -52,6 +52,16 @@ public sealed class ClipTokenizer
         });
     }
 
+    /// <summary>A tokenizer over a vocabulary built here (by <see cref="ClipBpeTrainer"/>) rather than read from files.</summary>
+    internal static ClipTokenizer FromVocabulary(ClipVocabulary vocabulary)
+    {
+        ArgumentNullException.ThrowIfNull(vocabulary);
+        return new ClipTokenizer(vocabulary);
+    }
+
+    /// <summary>The tokens and ranked merges behind this tokenizer.</summary>
+    internal ClipVocabulary Vocabulary => _vocabulary;
+
     /// <summary>The id of <c>&lt;start_of_text&gt;</c> (49406 in OpenAI's vocabulary).</summary>
     public int StartOfTextId => _vocabulary.StartOfTextId;
 

@@ -89,7 +89,18 @@ internal sealed class ClipVocabulary
             merges[i] = ParseMerge(line, source, lineNumber);
         }
 
-        var tokens = new string[256 + 256 + OpenAIMergeCount + 2];
+        return FromMerges(merges, source);
+    }
+
+    /// <summary>
+    /// Builds the vocabulary from ranked merges as open_clip does: 256 byte symbols, the same with <c>&lt;/w&gt;</c>,
+    /// one token per merge, then <c>&lt;start_of_text&gt;</c> and <c>&lt;end_of_text&gt;</c>. Errors name merge i as
+    /// line i + 2 of <paramref name="source"/>, its line in OpenAI's file layout (a header, then the merges).
+    /// </summary>
+    /// <exception cref="InvalidDataException">Two merges produce the same token, or a merge joins unknown tokens.</exception>
+    public static ClipVocabulary FromMerges((string Left, string Right)[] merges, string source)
+    {
+        var tokens = new string[256 + 256 + merges.Length + 2];
         int id = 0;
         foreach (char c in ByteLevelAlphabet.SymbolsInVocabularyOrder) tokens[id++] = c.ToString();
         foreach (char c in ByteLevelAlphabet.SymbolsInVocabularyOrder) tokens[id++] = c + EndOfWordSuffix;

@@ -9,10 +9,11 @@ public static class Program
 {
     private static readonly Dictionary<string, (string Description, Func<string[], int> Run)> Samples = new()
     {
+        ["shapes"] = ("Pretrains a small CLIP on the built-in shapes data; zero-shot, retrieval and linear-probe figures; plot; save/reload.", ShapesSample.Run),
         ["persistence"] = ("Saves a pipeline holding a TorchSharp tensor stage with Model.Save, reloads it and scores again.", PersistenceSample.Run),
     };
 
-    private const string DefaultSample = "persistence";
+    private const string DefaultSample = "shapes";
 
     public static int Main(string[] args)
     {

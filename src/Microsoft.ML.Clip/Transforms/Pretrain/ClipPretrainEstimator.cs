@@ -103,10 +103,10 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         {
             long skip = epoch == position.Epoch ? position.BatchesDoneInEpoch : 0;
             long done = 0;
-            var view = data.ShuffleRows(train, seed: o.Seed * 1000 + epoch, shufflePoolSize: o.ShufflePoolSize);
+            var (view, random) = EpochOrder(data, train, epoch, ch);
             var image = ImageInput.Bind(view.Schema, o.ImageColumnName, preprocessor);
             var text = TextInput.Bind(view.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
-            var cursor = view.GetRowCursor([view.Schema[image.ColumnIndex], view.Schema[text.ColumnIndex]]);
+            var cursor = view.GetRowCursor([view.Schema[image.ColumnIndex], view.Schema[text.ColumnIndex]], random);
             using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, []), cursor, o.BatchSize))
             {
                 while (done < batchesPerEpoch && pipeline.Next() is ClipInputBatch batch)
@@ -165,6 +165,25 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         report.Seconds = clock.Elapsed.TotalSeconds;
         return new ClipEmbeddingTransformer(_host, bundle, (o.ImageEmbeddingColumnName, o.ImageColumnName),
             (o.TextEmbeddingColumnName, o.TextColumnName), o.InferenceBatchSize) { TrainingReport = report };
+    }
+
+    /// <summary>
+    /// The order of an epoch, different every epoch and reproducible from the seed: a shuffled cursor when the
+    /// loader can shuffle (its own random access); otherwise ML.NET's pool shuffle, which can only carry
+    /// cacheable columns (encoded bytes, not MLImage); otherwise the stored order, with a warning.
+    /// </summary>
+    private (IDataView View, Random? Random) EpochOrder(DataOperationsCatalog data, IDataView train, int epoch, IChannel ch)
+    {
+        int seed = unchecked(_options.Seed * 1000 + epoch);
+        if (train.CanShuffle)
+            return (train, new Random(seed));
+        var pooled = data.ShuffleRows(train, seed: seed, shufflePoolSize: _options.ShufflePoolSize);
+        if (pooled.Schema.GetColumnOrNull(_options.ImageColumnName) is not null && pooled.Schema.GetColumnOrNull(_options.TextColumnName) is not null)
+            return (pooled, null);
+        if (epoch == 0)
+            ch.Warning($"The training data cannot be shuffled (its loader has no random access and column '{_options.ImageColumnName}' cannot be pooled); " +
+                       "epochs read it in stored order. Cache it (mlContext.Data.Cache) or load encoded bytes to shuffle.");
+        return (train, null);
     }
 
     private static ClipModelBundle CreateBundle(ClipPretrainOptions o)

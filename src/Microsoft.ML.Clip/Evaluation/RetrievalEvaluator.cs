@@ -96,12 +96,12 @@ public static class RetrievalEvaluator
             if (block.dim() != 2 || block.shape[0] != length || block.shape[1] != n)
                 throw new InvalidOperationException($"The {direction} similarity for {length} queries against {n} candidates " +
                     $"must have shape [{length}, {n}]; got {Shape(block)}. A custom similarity must return [images, texts].");
-            var truth = arange(start, start + length, ScalarType.Int64, block.device).unsqueeze(1);
+            var truth = ScalarSafe.Arange(start, start + length, ScalarType.Int64, block.device).unsqueeze(1);
             var trueScores = block.gather(1, truth); // [length, 1]
             // Counting in floating point is about twice as fast as an int64 sum of the mask here, and exact:
             // fp32 holds every integer up to 2^24, fp64 beyond.
             var higher = block.gt(trueScores).sum(1, type: n <= (1 << 24) ? ScalarType.Float32 : ScalarType.Float64).to_type(ScalarType.Int64);
-            var rank = where(trueScores.squeeze(1).isnan(), tensor(n, ScalarType.Int64, block.device), higher + 1);
+            var rank = where(trueScores.squeeze(1).isnan(), tensor(n, ScalarType.Int64, block.device), ScalarSafe.Add(higher, 1));
             var values = rank.to(ScalarType.Int32).cpu().data<int>();
             values.CopyTo(ranks.AsSpan((int)start, (int)length), 0, 0);
         }

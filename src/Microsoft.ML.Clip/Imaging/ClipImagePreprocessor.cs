@@ -130,6 +130,9 @@ public sealed unsafe class ClipImagePreprocessor
         fixed (byte* source = pixels)
         fixed (float* output = destination)
             Run(source, pixels.Length, width, height, StrideOf(pixels.Length, width, height), format, output);
+        // The span points into the image's native bitmap: without this the image may be finalized (and its
+        // pixels freed) while they are still being read, once nothing else references it.
+        GC.KeepAlive(image);
     }
 
     /// <summary>
@@ -165,6 +168,7 @@ public sealed unsafe class ClipImagePreprocessor
                     fixed (byte* source = pixels)
                         Run(source, pixels.Length, image.Width, image.Height, StrideOf(pixels.Length, image.Width, image.Height), FormatOf(image),
                             (float*)outputAddress + (long)i * length);
+                    GC.KeepAlive(image); // see PreprocessInto(MLImage, Span<float>)
                 });
             }
             catch (AggregateException e) when (e.InnerExceptions.Count == 1)

@@ -94,14 +94,14 @@ public sealed class AttentionPool2d : Module<Tensor, Tensor>
 
         var tokens = x.flatten(2).transpose(1, 2);                                  // [N, HW, C]
         tokens = cat(new[] { tokens.mean(new long[] { 1 }, keepdim: true), tokens }, 1); // [N, HW+1, C]
-        tokens = tokens + positional_embedding.to(tokens.dtype);
+        tokens = ScalarSafe.Add(tokens, positional_embedding.to(tokens.dtype));
 
         // Only the mean token's query is needed (open_clip keeps row 0 of the attention output).
         var q = q_proj.call(tokens.narrow(1, 0, 1)).view(n, 1, heads, headDim).transpose(1, 2); // [N, h, 1, d]
         var k = k_proj.call(tokens).view(n, tokensCount, heads, headDim).transpose(1, 2);      // [N, h, L, d]
         var v = v_proj.call(tokens).view(n, tokensCount, heads, headDim).transpose(1, 2);      // [N, h, L, d]
 
-        q = q.div(Math.Sqrt(headDim));
+        q = ScalarSafe.Div(q, Math.Sqrt(headDim));
         var weights = matmul(q, k.transpose(-2, -1)).softmax(-1);  // [N, h, 1, L]
         var pooled = matmul(weights, v).reshape(n, EmbedDim);     // [N, h, 1, d] -> [N, C]
         return c_proj.call(pooled).MoveToOuterDisposeScope();

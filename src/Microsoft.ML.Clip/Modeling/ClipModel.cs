@@ -234,7 +234,7 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     /// </summary>
     public void ClampLogitScale(double max = 4.605170185988092)
     {
-        using (no_grad()) logit_scale.clamp_(0, max);
+        using (no_grad()) ScalarSafe.ClampInPlace(logit_scale, 0, max);
     }
 
     private void KeepFp32(string name)
@@ -266,10 +266,10 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
 
         var ids = tokens.to(ScalarType.Int64, token_embedding.weight!.device);
         var x = token_embedding.forward(ids);
-        x = x + positional_embedding.narrow(0, 0, length).to(x.dtype);
+        x = ScalarSafe.Add(x, positional_embedding.narrow(0, 0, length).to(x.dtype));
         // Causal mask as open_clip: −∞ above the diagonal, 0 elsewhere, added to the attention scores.
         // Built per call on the activations' device and dtype (cheap: L × L) rather than kept as a buffer.
-        var mask = full(length, length, float.NegativeInfinity, x.dtype, x.device).triu_(1);
+        var mask = ScalarSafe.Full([length, length], float.NegativeInfinity, x.dtype, x.device).triu_(1);
         x = transformer.forward(x, mask);
         x = ln_final.forward(x);
         // Pool at the end-of-text token, which has the largest id (argmax picks the first occurrence).

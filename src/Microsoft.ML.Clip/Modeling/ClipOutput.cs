@@ -39,7 +39,7 @@ public sealed class ClipOutput : IDisposable
     {
         using var scope = NewDisposeScope();
         var logits = LogitScale * SafeMatMul.MatMul(ImageFeatures, TextFeatures.t(), "logits");
-        if (LogitBias is not null) logits = logits + LogitBias;
+        if (LogitBias is not null) logits = ScalarSafe.Add(logits, LogitBias);
         return logits.MoveToOuterDisposeScope();
     }
 

@@ -87,13 +87,13 @@ public sealed class MultiheadSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
             return out_proj.forward(context).MoveToOuterDisposeScope();
         }
 
-        var q = qkv[0] * _scale;
+        var q = ScalarSafe.Mul(qkv[0], _scale);
         var k = qkv[1];
         var v = qkv[2];
 
         var scores = SafeMatMul.MatMul(q, k.transpose(-2, -1), "attention scores"); // [N, H, L, L]
         if (attnMask is not null)
-            scores = scores + attnMask.to(scores.dtype, scores.device);
+            scores = ScalarSafe.Add(scores, attnMask.to(scores.dtype, scores.device));
         var weights = scores.softmax(-1);
         context = SafeMatMul.MatMul(weights, v, "attention values") // [N, H, L, Dh]
             .transpose(1, 2)

@@ -15,7 +15,7 @@ public sealed class QuickGelu : nn.Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
-        using var scaled = x * 1.702;
+        using var scaled = ScalarSafe.Mul(x, 1.702);
         using var gate = scaled.sigmoid();
         return x * gate;
     }

@@ -92,7 +92,7 @@ public sealed class ResNetBottleneck : Module<Tensor, Tensor>
         if (avgpool is not null) y = avgpool.call(y);
         y = bn3.call(conv3.call(y));
         var identity = downsample is not null ? downsample.call(x) : x;
-        y = y.add_(identity).relu_();
+        y = ScalarSafe.AddInPlace(y, identity).relu_();
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -38,8 +38,8 @@ public sealed class ResidualAttentionBlock : nn.Module<Tensor, Tensor?, Tensor>
     public override Tensor forward(Tensor x, Tensor? attnMask)
     {
         using var scope = NewDisposeScope();
-        var h = x + attn.forward(ln_1.forward(x), attnMask);
-        var y = h + mlp.forward(ln_2.forward(h));
+        var h = ScalarSafe.Add(x, attn.forward(ln_1.forward(x), attnMask));
+        var y = ScalarSafe.Add(h, mlp.forward(ln_2.forward(h)));
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -104,7 +104,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTo
         long n = x.shape[0], width = x.shape[1];
         x = x.reshape(n, width, -1).permute(0, 2, 1); // [N, g², width]
         var cls = class_embedding.to(x.dtype).view(1, 1, width).expand(n, 1, width);
-        x = cat([cls, x], 1) + positional_embedding.to(x.dtype);
+        x = ScalarSafe.Add(cat([cls, x], 1), positional_embedding.to(x.dtype));
         x = keepPatchIndices is not null ? PatchDropout.KeepPatches(x, keepPatchIndices) : patch_dropout.forward(x);
         x = ln_pre.forward(x);
         x = transformer.forward(x, null);

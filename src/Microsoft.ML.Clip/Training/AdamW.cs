@@ -58,8 +58,8 @@ public class AdamW
             var (expAvg, expAvgSq) = State(p);
             double lr = learningRate * p.LearningRateScale;
             // In-place updates: no temporaries per parameter beyond the denominator.
-            expAvg.mul_(Beta1).add_(grad, alpha: 1 - Beta1);
-            expAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
+            ScalarSafe.AddInPlace(ScalarSafe.MulInPlace(expAvg, Beta1), grad, 1 - Beta1);
+            ScalarSafe.AddcmulInPlace(ScalarSafe.MulInPlace(expAvgSq, Beta2), grad, grad, 1 - Beta2);
             ApplyUpdate(p, expAvg, expAvgSq, lr, correction1, correction2);
         }
     }
@@ -67,10 +67,10 @@ public class AdamW
     /// <summary>Moves the parameter given its updated moments (AdamW; LAMB overrides this).</summary>
     protected virtual void ApplyUpdate(OptimizedParameter p, Tensor expAvg, Tensor expAvgSq, double lr, double correction1, double correction2)
     {
-        using var denominator = expAvgSq.sqrt().div_(Math.Sqrt(correction2)).add_(Epsilon);
+        using var denominator = ScalarSafe.AddInPlace(ScalarSafe.DivInPlace(expAvgSq.sqrt(), Math.Sqrt(correction2)), Epsilon);
         if (p.WeightDecay != 0)
-            p.Parameter.mul_(1 - lr * p.WeightDecay);
-        p.Parameter.addcdiv_(expAvg, denominator, value: -lr / correction1);
+            ScalarSafe.MulInPlace(p.Parameter, 1 - lr * p.WeightDecay);
+        ScalarSafe.AddcdivInPlace(p.Parameter, expAvg, denominator, -lr / correction1);
     }
 
     private (Tensor, Tensor) State(OptimizedParameter p)

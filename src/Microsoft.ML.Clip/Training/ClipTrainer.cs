@@ -83,11 +83,13 @@ public sealed class ClipTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         var model = _working ?? _master;
         model.train();
-        ZeroGradients();
 
         double loss;
+        // Every tensor wrapper made during the step (gradients fetched with .grad included) belongs to this
+        // scope, which keeps it reachable until the step ends: see ScalarSafe for why that matters.
         using (var scope = NewDisposeScope())
         {
+            ZeroGradients();
             loss = ForwardBackward(model, batch);
             var gradients = CollectGradients();
             double norm = GlobalNorm(gradients.Values);
@@ -103,11 +105,11 @@ public sealed class ClipTrainer : IDisposable
             if (_options.GradientClipNorm is double max && norm > max)
             {
                 double factor = max / (norm + 1e-6);
-                foreach (var g in gradients.Values) g.mul_(factor);
+                foreach (var g in gradients.Values) ScalarSafe.MulInPlace(g, factor);
             }
             _optimizer.Step(lr, gradients);
             using (no_grad())
-                _master.LogitScale.clamp_(0, _options.MaxLogitScale);
+                ScalarSafe.ClampInPlace(_master.LogitScale, 0, _options.MaxLogitScale);
             if (_working is not null) CopyMasterToWorking();
             _objective.AfterStep(model, null);
             return new TrainingStepResult(_optimizer.StepCount, loss, norm, lr, Temperature(), Skipped: false);
@@ -119,6 +121,7 @@ public sealed class ClipTrainer : IDisposable
     {
         var model = _working ?? _master;
         model.train();
+        using var scope = NewDisposeScope();
         ZeroGradients();
         double loss = ForwardBackward(model, batch);
         var gradients = CollectGradients().ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
@@ -184,7 +187,7 @@ public sealed class ClipTrainer : IDisposable
     private static double GlobalNorm(IEnumerable<Tensor> gradients)
     {
         using var scope = NewDisposeScope();
-        var squares = gradients.Select(g => g.to(ScalarType.Float32).pow(2).sum()).ToArray();
+        var squares = gradients.Select(g => { var g32 = g.to(ScalarType.Float32); return g32.mul(g32).sum(); }).ToArray(); // no square()/pow(): see ScalarSafe
         return squares.Length == 0 ? 0 : Math.Sqrt(stack(squares).sum().item<float>());
     }
 
@@ -197,6 +200,7 @@ public sealed class ClipTrainer : IDisposable
 
     private void CopyMasterToWorking()
     {
+        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         foreach (var (_, master, working) in _pairs) working.copy_(master);
     }

@@ -32,8 +32,8 @@ public sealed class ClipLoss : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var scale = logitScale.to(ScalarType.Float32).reshape();
         var logitsPerImage = scale * image.matmul(text.t());
         var logitsPerText = logitsPerImage.t();
-        var labels = arange(image.shape[0], ScalarType.Int64, image.device);
-        var loss = (F.cross_entropy(logitsPerImage, labels) + F.cross_entropy(logitsPerText, labels)) / 2;
+        var labels = ScalarSafe.Arange(0, image.shape[0], ScalarType.Int64, image.device);
+        var loss = ScalarSafe.Div(ScalarSafe.Add(F.cross_entropy(logitsPerImage, labels), F.cross_entropy(logitsPerText, labels)), 2);
         return loss.MoveToOuterDisposeScope();
     }
 }

@@ -36,9 +36,9 @@ public sealed class SigLipLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tenso
         var image = imageFeatures.to(ScalarType.Float32);
         var text = textFeatures.to(ScalarType.Float32);
         long n = image.shape[0];
-        var logits = logitScale.to(ScalarType.Float32).reshape() * image.matmul(text.t()) + logitBias.to(ScalarType.Float32).reshape();
-        var labels = 2 * eye(n, dtype: ScalarType.Float32, device: image.device) - 1;
-        var loss = -F.logsigmoid(labels * logits).sum() / n;
+        var logits = ScalarSafe.Add(logitScale.to(ScalarType.Float32).reshape() * image.matmul(text.t()), logitBias.to(ScalarType.Float32).reshape());
+        var labels = ScalarSafe.Add(ScalarSafe.Mul(eye(n, dtype: ScalarType.Float32, device: image.device), 2), -1);
+        var loss = ScalarSafe.Div(F.logsigmoid(labels * logits).sum(), -n);
         return loss.MoveToOuterDisposeScope();
     }
 }

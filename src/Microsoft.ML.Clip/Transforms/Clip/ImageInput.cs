@@ -70,6 +70,7 @@ internal sealed class ImageInput
         private readonly ValueGetter<MLImage>? _image;
         private readonly ValueGetter<VBuffer<byte>>? _bytes;
         private VBuffer<byte> _buffer;
+        private MLImage? _current;
 
         public Reader(ImageInput input, DataViewRow row)
         {
@@ -96,11 +97,12 @@ internal sealed class ImageInput
                     _buffer.CopyTo(copy);
                     return copy;
                 }
-                MLImage image = default!;
-                _image!(ref image);
-                if (image is null)
+                // ML.NET's image getters dispose the value passed in and decode a new one, so the image is ours
+                // until the next call; it is disposed right after use instead of waiting for the finalizer.
+                _image!(ref _current);
+                if (_current is null)
                     throw new InvalidDataException("the image is missing (null)");
-                _input._preprocessor.PreprocessInto(image, destination);
+                _input._preprocessor.PreprocessInto(_current, destination);
                 return null;
             }
             catch (Exception ex) when (ex is not OperationCanceledException && ex is not ClipInputException)

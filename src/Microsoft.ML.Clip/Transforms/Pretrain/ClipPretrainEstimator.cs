@@ -192,6 +192,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         {
             // Fine-tuning works on a copy: the caller's bundle keeps scoring with its own weights.
             var copy = new ClipModel(initial.Model.Config, o.Device ?? initial.Model.Device);
+            using (NewDisposeScope())
             using (no_grad())
                 foreach (var ((_, target), (_, source)) in copy.state_dict().Zip(initial.Model.state_dict()))
                     target.copy_(source);

@@ -223,7 +223,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
             var scale = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp();
             var probabilities = (scale * images.matmul(classes.t())).softmax(1).contiguous();
             probabilities.data<float>().CopyTo(b.Outputs[0].AsSpan(0, b.Count * k));
-            var best = probabilities.argmax(1).to(ScalarType.Float32).add_(1); // keys are 1-based
+            var best = ScalarSafe.AddInPlace(probabilities.argmax(1).to(ScalarType.Float32), 1); // keys are 1-based
             best.data<float>().CopyTo(b.Outputs[1].AsSpan(0, b.Count));
         }
     }

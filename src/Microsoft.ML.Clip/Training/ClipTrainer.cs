@@ -52,9 +52,11 @@ public sealed class ClipTrainer : IDisposable
         _options = options;
         Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, Math.Max(1, totalSteps)), Math.Max(1, totalSteps));
 
+        objective.Initialize(model, model.Device);
         var named = model.named_parameters().Select(p => (p.name, p.parameter))
             .Concat(objective.ExtraParameters().Select(p => ($"objective.{p.Name}", p.Parameter)));
-        _optimizer = new AdamW(ParameterGroups.WithWeightDecay(named, options.WeightDecay), options.Beta1, options.Beta2, options.Epsilon);
+        var groups = ParameterGroups.WithWeightDecay(named, options.WeightDecay);
+        _optimizer = objective.CreateOptimizer(groups, options) ?? new AdamW(groups, options.Beta1, options.Beta2, options.Epsilon);
 
         if (options.Precision == TrainingPrecision.BFloat16Mixed)
         {

@@ -28,6 +28,30 @@ public abstract class ClipObjective
     /// </summary>
     public abstract Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters);
 
+    /// <summary>
+    /// Adjusts the architecture of a model trained from scratch (e.g. SigLIP's learnable bias and its
+    /// initial temperature). Called before the model is created; not called when fine-tuning.
+    /// </summary>
+    public virtual ClipConfig PrepareArchitecture(ClipConfig config) => config;
+
+    /// <summary>
+    /// Called once before training, with the (float32 master) model: create heads, momentum encoders or
+    /// queues sized to it here. <paramref name="device"/> is where the model lives.
+    /// </summary>
+    public virtual void Initialize(ClipModel model, Device device) { }
+
+    /// <summary>
+    /// The optimizer for <paramref name="parameters"/> (weight decay already assigned), or null for AdamW with
+    /// the options' settings. EVA-CLIP returns LAMB with layer-wise learning-rate scales here.
+    /// </summary>
+    public virtual AdamW? CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options) => null;
+
+    /// <summary>Objective state that must survive a checkpoint (queues, teachers, heads), by name.</summary>
+    public virtual IReadOnlyDictionary<string, Tensor> StateDict() => new Dictionary<string, Tensor>();
+
+    /// <summary>Restores <see cref="StateDict"/> output from a checkpoint.</summary>
+    public virtual void LoadStateDict(IReadOnlyDictionary<string, Tensor> state) { }
+
     /// <summary>Trainable parameters owned by the objective (heads, ...), besides the model's. Names must be unique.</summary>
     public virtual IEnumerable<(string Name, Parameter Parameter)> ExtraParameters() => [];
 

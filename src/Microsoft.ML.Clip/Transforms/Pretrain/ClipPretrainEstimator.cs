@@ -49,7 +49,8 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var clock = Stopwatch.StartNew();
         using var ch = _host.Start("ClipPretrain");
 
-        var bundle = CreateBundle(o);
+        var objective = o.Objective ?? new ContrastiveObjective();
+        var bundle = CreateBundle(o, objective);
         var model = bundle.Model;
         var preprocessor = new ClipImagePreprocessor(bundle.Preprocessing);
         // Column checks first: the errors name the column and the expected type.
@@ -69,7 +70,6 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         if (batchesPerEpoch == 0)
             throw _host.Except($"ClipPretrain needs at least BatchSize = {o.BatchSize} training rows; the training data has {trainRows}.");
         long totalSteps = batchesPerEpoch * o.Epochs;
-        var objective = o.Objective ?? new ContrastiveObjective();
         ch.Info($"ClipPretrain: objective {objective.Name}, {trainRows:N0} training rows, batch {o.BatchSize}, {o.Epochs} epochs = {totalSteps:N0} steps, " +
                 $"{CountParameters(model) / 1e6:F1} M parameters, {o.Trainer.Precision}, device {model.Device}.");
 
@@ -80,6 +80,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         if (checkpoints is not null && o.Resume && checkpoints.TryRestoreLatest(model, trainer.Optimizer, ch.Warning) is { } restored)
         {
             position = restored.Position;
+            objective.LoadStateDict(restored.ObjectiveState);
             ch.Info($"Resumed from step {position.Step} (epoch {position.Epoch + 1}, batch {position.BatchesDoneInEpoch}) in '{checkpoints.DirectoryPath}'.");
         }
 
@@ -95,7 +96,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         void Save(int epoch, long batchesDone)
         {
             if (checkpoints is null) return;
-            string path = checkpoints.Save(model, trainer.Optimizer, new Dictionary<string, Tensor>(), new TrainingPosition(epoch, batchesDone, trainer.StepCount));
+            string path = checkpoints.Save(model, trainer.Optimizer, objective.StateDict(), new TrainingPosition(epoch, batchesDone, trainer.StepCount));
             ch.Info($"Checkpoint written: {path}");
         }
 
@@ -186,7 +187,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         return (train, null);
     }
 
-    private static ClipModelBundle CreateBundle(ClipPretrainOptions o)
+    private static ClipModelBundle CreateBundle(ClipPretrainOptions o, ClipObjective objective)
     {
         if (o.InitialModel is { } initial)
         {
@@ -199,7 +200,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
             return new ClipModelBundle(copy, initial.Tokenizer, initial.Preprocessing, o.InferenceDType);
         }
         manual_seed(o.Seed);
-        var model = new ClipModel(o.Architecture!, o.Device);
+        var model = new ClipModel(objective.PrepareArchitecture(o.Architecture!), o.Device);
         return new ClipModelBundle(model, o.Tokenizer!, o.Preprocessing, o.InferenceDType);
     }
 

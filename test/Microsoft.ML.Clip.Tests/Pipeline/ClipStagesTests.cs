@@ -131,5 +131,13 @@ public class ClipStagesTests
         Assert.Contains("'Caption'", missing.Message);
     }
 
+    internal static ClipEmbeddingTransformer TrainedModel => Trained.Value.Model;
+
     private static float Dot(float[] a, float[] b) => a.Zip(b).Sum(p => p.First * p.Second);
+}
+
+/// <summary>The colour model trained once for the pipeline tests, shared with other test classes.</summary>
+internal static class ClipStagesTestsAccess
+{
+    public static ClipEmbeddingTransformer Trained => ClipStagesTests.TrainedModel;
 }

@@ -23,6 +23,8 @@ public static class SafeTensors
 
     private const int MaxRank = 8;
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>Reads and validates the header of a safetensors stream positioned at its start.</summary>
     /// <param name="stream">A readable, seekable stream.</param>
     /// <param name="source">Name used in error messages (usually the file path).</param>
@@ -47,6 +49,9 @@ public static class SafeTensors
         long dataStart = start + 8 + (long)headerLength;
         long dataLength = stream.Length - dataStart;
 
+        // JsonDocument accepts some invalid UTF-8 inside strings and fails only when they are read; reject it up front.
+        try { StrictUtf8.GetCharCount(json); }
+        catch (DecoderFallbackException) { throw Error(source, "has a header that is not valid UTF-8."); }
         JsonDocument doc;
         try
         {

@@ -1,0 +1,130 @@
+using System;
+using System.Linq;
+using Microsoft.ML;
+using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Tests.Pipeline;
+using Microsoft.ML.Data;
+using Xunit;
+
+namespace Microsoft.ML.Clip.Tests.Reliability;
+
+/// <summary>Bad image bytes fail with an error naming the column, the row and the problem.</summary>
+public class BadImageInputTests
+{
+    private sealed class Row
+    {
+        public byte[] ImageBytes { get; set; } = [];
+        public string Text { get; set; } = "";
+    }
+
+    private static Exception ScoreWith(byte[] badImage, int badRow = 3)
+    {
+        var trained = ClipStagesTestsAccess.Trained;
+        var mlContext = new MLContext(seed: 1);
+        var rows = ColourPairs.Rows(6, seed: 30).Select(r => new Row { ImageBytes = r.ImageBytes, Text = r.Text }).ToList();
+        rows[badRow].ImageBytes = badImage;
+        var data = mlContext.Data.LoadFromEnumerable(rows);
+        var scored = mlContext.Transforms.ClipImageEmbedding(trained.Bundle, inputColumnName: "ImageBytes").Fit(data).Transform(data);
+        return Assert.ThrowsAny<Exception>(() => scored.GetColumn<float[]>("ImageEmbedding").ToArray());
+    }
+
+    private static ClipInputException InputError(Exception ex) =>
+        ex as ClipInputException ?? (ex as AggregateException)?.InnerExceptions.OfType<ClipInputException>().FirstOrDefault()
+        ?? throw new Xunit.Sdk.XunitException($"expected a ClipInputException, got {ex}");
+
+    [FixtureFact]
+    public void CorruptBytesNameColumnAndRow()
+    {
+        var error = InputError(ScoreWith(System.Text.Encoding.UTF8.GetBytes("this is not an image")));
+        Assert.Equal("ImageBytes", error.Column);
+        Assert.Equal(3, error.Row);
+        Assert.Contains("not an image", error.Message);
+    }
+
+    [FixtureFact]
+    public void TruncatedPngIsAnError()
+    {
+        var png = ColourPairs.Rows(1, seed: 31).First().ImageBytes;
+        var error = InputError(ScoreWith(png.Take(png.Length / 3).ToArray()));
+        Assert.Equal(3, error.Row);
+    }
+
+    [FixtureFact]
+    public void DecompressionBombIsRefusedBeforeDecoding()
+    {
+        // A 20,000 × 20,000 black PNG compresses to a few hundred kilobytes but decodes to 1.6 GB.
+        var bomb = BombPng(20_000, 20_000);
+        Assert.True(bomb.Length < 2_000_000, $"the test PNG is {bomb.Length} bytes");
+        var error = InputError(ScoreWith(bomb, badRow: 1));
+        Assert.Equal(1, error.Row);
+        var tooLarge = Assert.IsType<ImageTooLargeException>(error.InnerException);
+        Assert.Equal(20_000, tooLarge.Width);
+        Assert.Contains("not decoded", error.Message);
+    }
+
+    private static byte[] BombPng(int width, int height)
+    {
+        // Hand-made PNG: IHDR + one zlib stream of zero rows (filter byte 0 + zero gray pixels), 8-bit grayscale.
+        using var raw = new System.IO.MemoryStream();
+        using (var z = new System.IO.Compression.ZLibStream(raw, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            var row = new byte[width + 1];
+            for (int y = 0; y < height; y++) z.Write(row);
+        }
+        using var png = new System.IO.MemoryStream();
+        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        var ihdr = new byte[13];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 8; // bit depth; colour type 0 (gray), compression 0, filter 0, interlace 0
+        Chunk(png, "IHDR", ihdr);
+        Chunk(png, "IDAT", raw.ToArray());
+        Chunk(png, "IEND", []);
+        return png.ToArray();
+    }
+
+    private static void Chunk(System.IO.Stream png, string type, byte[] data)
+    {
+        var header = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, data.Length);
+        System.Text.Encoding.ASCII.GetBytes(type).CopyTo(header, 4);
+        png.Write(header);
+        png.Write(data);
+        var crc = Crc32(header.AsSpan(4).ToArray().Concat(data).ToArray());
+        var crcBytes = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(crcBytes, crc);
+        png.Write(crcBytes);
+    }
+
+    // PNG's CRC-32 (polynomial 0xEDB88320), bit by bit: test data only.
+    private static uint Crc32(byte[] bytes)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in bytes)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+        }
+        return ~crc;
+    }
+}
+
+/// <summary>The two image column kinds (MLImage and encoded bytes) give the same embeddings.</summary>
+public class ImageColumnKindTests
+{
+    [FixtureFact]
+    public void DecodedImagesAndEncodedBytesEmbedIdentically()
+    {
+        var trained = ClipStagesTestsAccess.Trained;
+        var mlContext = new MLContext(seed: 1);
+        var data = Microsoft.ML.Clip.Datasets.ShapesDataset.ToDataView(mlContext, new Microsoft.ML.Clip.Datasets.ShapesDatasetOptions { Count = 20, Seed = 5, ImageSize = 48 });
+        var scored = mlContext.Transforms.ClipImageEmbedding(trained.Bundle, "FromImage", "Image")
+            .Append(mlContext.Transforms.ClipImageEmbedding(trained.Bundle, "FromBytes", "ImageBytes"))
+            .Fit(data).Transform(data);
+        var fromImage = scored.GetColumn<float[]>("FromImage").ToArray();
+        var fromBytes = scored.GetColumn<float[]>("FromBytes").ToArray();
+        Assert.Equal(20, fromImage.Length);
+        for (int i = 0; i < fromImage.Length; i++)
+            Assert.Equal(fromImage[i], fromBytes[i]);
+    }
+}

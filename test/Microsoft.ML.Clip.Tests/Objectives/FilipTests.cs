@@ -188,7 +188,7 @@ public class FilipTests(ITestOutputHelper output)
     {
         EmbedDim = 32,
         Vision = new VisionConfig { ImageSize = 32, Layers = 2, Width = 64, HeadWidth = 32, PatchSize = 8 },
-        Text = new TextConfig { ContextLength = 16, VocabSize = 512, Width = 64, Heads = 2, Layers = 2 },
+        Text = new TextConfig { ContextLength = 16, VocabSize = 600, Width = 64, Heads = 2, Layers = 2 },
     };
 
     private static readonly ShapeColour[] Colours = [ShapeColour.Red, ShapeColour.Green, ShapeColour.Blue, ShapeColour.Yellow];
@@ -201,8 +201,8 @@ public class FilipTests(ITestOutputHelper output)
     private static readonly Lazy<(MLContext Context, ClipEmbeddingTransformer Model, double Seconds)> Trained = new(() =>
     {
         var mlContext = new MLContext(seed: 1);
-        var data = ShapesDataset.ToDataView(mlContext, Shapes(512, 1));
-        var tokenizer = ClipBpeTrainer.Train(data.GetColumn<string>(ShapesColumns.Caption), new ClipBpeTrainerOptions { VocabularySize = 512 });
+        var data = ShapesDataset.ToDataView(mlContext, Shapes(384, 1));
+        var tokenizer = ClipBpeTrainer.Train(data.GetColumn<string>(ShapesColumns.Caption), new ClipBpeTrainerOptions { VocabularySize = 600 });
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var model = mlContext.Transforms.ClipPretrain(new ClipPretrainOptions
         {
@@ -211,7 +211,7 @@ public class FilipTests(ITestOutputHelper output)
             ImageColumnName = ShapesColumns.ImageBytes,
             TextColumnName = ShapesColumns.Caption,
             Objective = new FilipObjective(chunkSize: 16),
-            Epochs = 4,
+            Epochs = 3,
             BatchSize = 32,
             ValidationData = ShapesDataset.ToDataView(mlContext, Shapes(64, 2)),
             Trainer = new ClipTrainerOptions { LearningRate = 2e-3, WarmupSteps = 5, MicroBatchSize = 16 },

@@ -55,6 +55,12 @@ public abstract class ClipObjective
     /// <summary>Trainable parameters owned by the objective (heads, ...), besides the model's. Names must be unique.</summary>
     public virtual IEnumerable<(string Name, Parameter Parameter)> ExtraParameters() => [];
 
+    /// <summary>
+    /// The similarity the trained model scores with (stored in its <see cref="ClipModelBundle"/>, used by validation,
+    /// zero-shot classification and retrieval). CLIP's global cosine unless the objective trains another.
+    /// </summary>
+    public virtual ClipSimilarityKind Similarity => ClipSimilarityKind.GlobalCosine;
+
     /// <summary>Called after each optimizer step (momentum updates, queue updates, clamping).</summary>
     public virtual void AfterStep(ClipModel model, ObjectiveFeatures? batchFeatures) { }
 }

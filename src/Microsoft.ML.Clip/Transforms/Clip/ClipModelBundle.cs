@@ -55,6 +55,12 @@ public sealed class ClipModelBundle
     /// <summary>Arithmetic of scoring stages.</summary>
     public ScalarType InferenceDType { get; }
 
+    /// <summary>
+    /// How images and texts are compared when scoring (zero-shot classification, validation retrieval): CLIP's
+    /// global cosine (default) or FILIP's token-wise similarity for a model trained with it. Saved with the model.
+    /// </summary>
+    public ClipSimilarityKind Similarity { get; init; }
+
     /// <summary>Size of the embeddings.</summary>
     public int EmbeddingSize => Model.Config.EmbedDim;
 
@@ -116,8 +122,10 @@ public sealed class ClipModelBundle
     // string: open_clip config JSON
     // int: inference dtype (ScalarType)
     // int: image size, int: resize mode, float[3]: mean, float[3]: std, long: max pixels
-    // entries: ClipWeights.safetensors, ClipTokenizer.vocab.json, ClipTokenizer.merges.txt
+    // entries: ClipWeights.safetensors, ClipTokenizer.vocab.json, ClipTokenizer.merges.txt,
+    // ClipSimilarity.bin (int ClipSimilarityKind; written only when not GlobalCosine, absent in older models)
     private const int FormatVersion = 1;
+    private const string SimilarityEntry = "ClipSimilarity.bin";
 
     internal void Save(ModelSaveContext ctx)
     {
@@ -136,6 +144,10 @@ public sealed class ClipModelBundle
         Tokenizer.Save(vocab, merges);
         ctx.SaveBinaryStream("ClipTokenizer.vocab.json", w => w.Write(vocab.ToArray()));
         ctx.SaveBinaryStream("ClipTokenizer.merges.txt", w => w.Write(merges.ToArray()));
+        // An optional entry rather than a new format version: models scoring with the global cosine stay readable
+        // by earlier versions of the library.
+        if (Similarity != ClipSimilarityKind.GlobalCosine)
+            ctx.SaveBinaryStream(SimilarityEntry, w => w.Write((int)Similarity));
     }
 
     internal static ClipModelBundle Load(ModelLoadContext ctx)
@@ -162,7 +174,11 @@ public sealed class ClipModelBundle
         byte[] vocab = ReadEntry(ctx, "ClipTokenizer.vocab.json"), merges = ReadEntry(ctx, "ClipTokenizer.merges.txt");
         var tokenizer = ClipTokenizer.FromHuggingFace(new MemoryStream(vocab), new MemoryStream(merges),
             $"{ctx.Directory}/ClipTokenizer.vocab.json", $"{ctx.Directory}/ClipTokenizer.merges.txt");
-        return new ClipModelBundle(model, tokenizer, preprocessing, dtype);
+        var similarity = ClipSimilarityKind.GlobalCosine;
+        ctx.TryLoadBinaryStream(SimilarityEntry, r => similarity = (ClipSimilarityKind)r.ReadInt32());
+        if (!Enum.IsDefined(similarity))
+            throw new InvalidDataException($"The CLIP model in '{ctx.Directory}' declares an unknown similarity ({(int)similarity}).");
+        return new ClipModelBundle(model, tokenizer, preprocessing, dtype) { Similarity = similarity };
     }
 
     private static byte[] ReadEntry(ModelLoadContext ctx, string name)

@@ -197,16 +197,18 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
             using (no_grad())
                 foreach (var ((_, target), (_, source)) in copy.state_dict().Zip(initial.Model.state_dict()))
                     target.copy_(source);
-            return new ClipModelBundle(copy, initial.Tokenizer, initial.Preprocessing, o.InferenceDType);
+            return new ClipModelBundle(copy, initial.Tokenizer, initial.Preprocessing, o.InferenceDType) { Similarity = objective.Similarity };
         }
         manual_seed(o.Seed);
         var model = new ClipModel(objective.PrepareArchitecture(o.Architecture!), o.Device);
-        return new ClipModelBundle(model, o.Tokenizer!, o.Preprocessing, o.InferenceDType);
+        return new ClipModelBundle(model, o.Tokenizer!, o.Preprocessing, o.InferenceDType) { Similarity = objective.Similarity };
     }
 
     /// <summary>Image→text and text→image retrieval of the validation pairs.</summary>
     private RetrievalMetrics Validate(ClipModelBundle bundle, IDataView validation)
     {
+        if (bundle.Similarity == ClipSimilarityKind.FilipTokenWise)
+            return Training.Objectives.Filip.FilipRetrieval.Evaluate(bundle, validation, _options.ImageColumnName, _options.TextColumnName, _options.InferenceBatchSize);
         var transformer = new ClipEmbeddingTransformer(_host, bundle, ("__image", _options.ImageColumnName), ("__text", _options.TextColumnName), _options.InferenceBatchSize);
         var scored = transformer.Transform(validation);
         var images = new List<float[]>();

@@ -24,7 +24,8 @@ namespace Microsoft.ML.Clip.Transforms;
 /// (CLIP's prompt ensembling). An image's <c>Score</c> is the softmax of its scaled cosine similarities to the
 /// classes (slot names = class names) and <c>PredictedLabel</c> is the best class as a key whose values are
 /// the class names, so <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work as with any
-/// ML.NET classifier.
+/// ML.NET classifier. A model whose bundle scores with <see cref="ClipSimilarityKind.FilipTokenWise"/> compares
+/// the image's patch tokens with each prompt's tokens instead, averaging the similarities over a class's prompts.
 /// </summary>
 public sealed class ClipZeroShotTransformer : BatchedTransformerBase
 {
@@ -32,6 +33,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
     private const string ClassEmbeddingsEntry = "ClassEmbeddings.safetensors";
 
     private readonly float[] _classEmbeddings; // [K × D], each row unit-norm
+    private readonly Training.Objectives.Filip.FilipZeroShot? _filip; // prompt token features, for FILIP-trained models
 
     internal ClipZeroShotTransformer(IHostEnvironment env, ClipModelBundle bundle, string imageColumnName, IReadOnlyList<string> classNames,
         IReadOnlyList<string> templates, string scoreColumnName, string predictedLabelColumnName, int batchSize)
@@ -54,6 +56,9 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
         PredictedLabelColumnName = predictedLabelColumnName;
         BatchSize = batchSize;
         _classEmbeddings = classEmbeddings;
+        // Token features are recomputed from the saved class names and templates, so the saved format is unchanged.
+        if (bundle.Similarity == ClipSimilarityKind.FilipTokenWise)
+            _filip = Training.Objectives.Filip.FilipZeroShot.Create(bundle, ClassNames, Templates);
     }
 
     /// <summary>The model.</summary>
@@ -218,10 +223,17 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var pixels = b.PixelTensor(bundle.Preprocessing.ImageSize).to(model.Device);
-            var images = model.EncodeImage(pixels, normalize: true).to(ScalarType.Float32).cpu();
-            var classes = tensor(owner._classEmbeddings, new long[] { k, bundle.EmbeddingSize });
             var scale = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp();
-            var probabilities = (scale * images.matmul(classes.t())).softmax(1).contiguous();
+            Tensor similarities;
+            if (owner._filip is { } filip)
+                similarities = filip.Similarities(model, pixels);
+            else
+            {
+                var images = model.EncodeImage(pixels, normalize: true).to(ScalarType.Float32).cpu();
+                var classes = tensor(owner._classEmbeddings, new long[] { k, bundle.EmbeddingSize });
+                similarities = images.matmul(classes.t());
+            }
+            var probabilities = (scale * similarities).softmax(1).contiguous();
             probabilities.data<float>().CopyTo(b.Outputs[0].AsSpan(0, b.Count * k));
             var best = ScalarSafe.AddInPlace(probabilities.argmax(1).to(ScalarType.Float32), 1); // keys are 1-based
             best.data<float>().CopyTo(b.Outputs[1].AsSpan(0, b.Count));

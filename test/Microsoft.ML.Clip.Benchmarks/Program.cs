@@ -18,6 +18,7 @@ public static class Program
         var all = new (string Name, Action Run)[]
         {
             ("embedding", () => EmbeddingBenchmark.Run()),
+            ("training", () => TrainingBenchmark.Run()),
         };
         var selected = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name)).ToArray();
         if (selected.Length == 0)

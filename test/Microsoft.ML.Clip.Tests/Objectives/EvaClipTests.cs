@@ -202,6 +202,30 @@ public class EvaClipTests(ITestOutputHelper output)
         foreach (var (name, value) in Snapshot(target)) Assert.Equal(current[name], value);
     }
 
+    [Fact]
+    public void TrainsInMixedPrecisionWithAccumulationAndTheSlowTowerMovesLess()
+    {
+        using var model = NewModel(41);
+        var objective = new EvaClipObjective(new EvaClipOptions { PatchDropout = 0.5, TextLearningRateRatio = 0.01, ImageLayerDecay = 0.9 });
+        var options = new ClipTrainerOptions { LearningRate = 1e-2, WarmupSteps = 0, Precision = TrainingPrecision.BFloat16Mixed, MicroBatchSize = 4 };
+        var before = Snapshot(model);
+        using var trainer = new ClipTrainer(model, objective, options, totalSteps: 3);
+        Assert.IsType<Lamb>(trainer.Optimizer);
+        var generator = new Generator(5);
+        using var batch = new TrainingBatch(randn([8, 3, 16, 16], generator: generator), randint(1, 519, [8, 8], generator: generator));
+        var results = Enumerable.Range(0, 3).Select(_ => trainer.Step(batch)).ToList();
+        Assert.All(results, r => Assert.True(double.IsFinite(r.Loss) && !r.Skipped));
+        // LAMB moves a matrix by about lr · scale · ‖w‖ per step: the text tower (ratio 0.01) by ~100× less than the image tower.
+        double Relative(string name)
+        {
+            var (a, b) = (before[name], Snapshot(model)[name]);
+            return Math.Sqrt(a.Zip(b).Sum(x => (x.First - x.Second) * (x.First - x.Second))) / Math.Sqrt(a.Sum(x => x * x));
+        }
+        double image = Relative("visual.proj"), text = Relative("text_projection");
+        Assert.InRange(image, 0.01, 0.04); // 3 steps of 1e-2 at depth L + 1 (scale 1)
+        Assert.True(text < image / 30, $"text {text:E2} vs image {image:E2}");
+    }
+
     private static void Perturb(ClipModel model, int seed)
     {
         using var scope = NewDisposeScope();

@@ -22,7 +22,8 @@ namespace Microsoft.ML.Clip.Transforms;
 /// Zero-shot image classification with a CLIP model: each class is described by prompts (class name ×
 /// templates); the class embedding is the mean of the prompts' normalized text embeddings, renormalized
 /// (CLIP's prompt ensembling). An image's <c>Score</c> is the softmax of its scaled cosine similarities to the
-/// classes (slot names = class names) and <c>PredictedLabel</c> is the best class as a key whose values are
+/// classes (slot names = class names) — or, for a model with a logit bias (SigLIP), the independent per-class
+/// probabilities <c>σ(scale · cos + bias)</c>, which need not sum to one — and <c>PredictedLabel</c> is the best class as a key whose values are
 /// the class names, so <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work as with any
 /// ML.NET classifier. A model whose bundle scores with <see cref="ClipSimilarityKind.FilipTokenWise"/> compares
 /// the image's patch tokens with each prompt's tokens instead, averaging the similarities over a class's prompts.
@@ -233,7 +234,12 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
                 var classes = tensor(owner._classEmbeddings, new long[] { k, bundle.EmbeddingSize });
                 similarities = images.matmul(classes.t());
             }
-            var probabilities = (scale * similarities).softmax(1).contiguous();
+            var logits = scale * similarities;
+            // A sigmoid-trained model (SigLIP: it has a logit bias) scores every image–class pair independently,
+            // so its probabilities are per-class sigmoids; a softmax would discard the bias it learned.
+            var probabilities = (model.LogitBias is { } bias
+                ? ScalarSafe.Add(logits, bias.detach().to(ScalarType.Float32).cpu()).sigmoid()
+                : logits.softmax(1)).contiguous();
             probabilities.data<float>().CopyTo(b.Outputs[0].AsSpan(0, b.Count * k));
             var best = ScalarSafe.AddInPlace(probabilities.argmax(1).to(ScalarType.Float32), 1); // keys are 1-based
             best.data<float>().CopyTo(b.Outputs[1].AsSpan(0, b.Count));

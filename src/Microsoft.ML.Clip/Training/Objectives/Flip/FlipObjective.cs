@@ -1,0 +1,161 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Clip.Modeling;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.Clip.Training.Objectives;
+
+/// <summary>
+/// FLIP (Li et al., 2023, "Scaling Language-Image Pre-training via Masking"): during training each image keeps
+/// only a random subset of its patch tokens (a different subset per sample, drawn after the positional
+/// embedding and before <c>ln_pre</c>; the class token is always kept), so the image tower computes on
+/// <c>(1 − ratio)</c> of the tokens; the loss is that of the wrapped objective (CLIP's contrastive loss by
+/// default). Nothing is masked at inference; optionally the final steps train unmasked ("unmasked tuning").
+/// </summary>
+/// <remarks>
+/// <para>The kept patches come from a seeded generator owned by the objective, whose state (and the step count)
+/// is part of <see cref="StateDict"/>, so a resumed run draws the same masks as an uninterrupted one.</para>
+/// <para>With gradient accumulation (<see cref="ClipTrainerOptions.MicroBatchSize"/>) the trainer encodes each
+/// micro-batch twice (cached without gradients, then with); each pass draws its own masks, so the cached
+/// negatives come from other masks than the recomputed features: an unbiased variant, not bit-exact
+/// full-batch FLIP.</para>
+/// <para>Needs a ViT image tower (<see cref="ITokenImageTower"/>).</para>
+/// </remarks>
+public sealed class FlipObjective : ClipObjective, IDisposable
+{
+    private readonly ClipObjective _loss;
+    private readonly Generator _generator;
+    private long _steps;
+
+    /// <summary>FLIP with CLIP's contrastive loss and <paramref name="options"/> (default: ratio 0.5, always masked).</summary>
+    public FlipObjective(FlipOptions? options = null) : this(new ContrastiveObjective(), options) { }
+
+    /// <summary>FLIP around the loss of <paramref name="loss"/> (e.g. <see cref="SigLipObjective"/>), which must encode
+    /// "image" and "text" features.</summary>
+    public FlipObjective(ClipObjective loss, FlipOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        options ??= new FlipOptions();
+        options.Validate();
+        _loss = loss;
+        Options = options;
+        _generator = new Generator(options.Seed);
+    }
+
+    /// <summary>The settings.</summary>
+    public FlipOptions Options { get; }
+
+    /// <summary>The wrapped objective whose loss is minimised.</summary>
+    public ClipObjective Inner => _loss;
+
+    /// <inheritdoc/>
+    public override string Name => $"flip-{_loss.Name}";
+
+    /// <summary>Optimizer steps completed (counted in <see cref="AfterStep"/>).</summary>
+    public long StepsCompleted => _steps;
+
+    /// <summary>Whether the next training step masks patches (false during the final unmasked tuning).</summary>
+    public bool MaskingActive => Options.UnmaskedTuningSteps == 0 || _steps < Options.TotalSteps!.Value - Options.UnmaskedTuningSteps;
+
+    /// <summary>The keep indices drawn by the last masked <see cref="Encode"/> [N, K] (CPU copy), or null: for diagnostics and tests.</summary>
+    internal Tensor? LastKeepIndices { get; private set; }
+
+    /// <summary>Patches kept out of <paramref name="patches"/>: <c>round((1 − ratio)·P)</c>, at least one.</summary>
+    public int KeptCount(int patches) => Math.Max(1, (int)Math.Round((1 - Options.MaskRatio) * patches, MidpointRounding.AwayFromZero));
+
+    /// <summary>
+    /// Draws, for each of <paramref name="batch"/> samples, a uniformly random subset of <see cref="KeptCount"/> of the
+    /// <paramref name="patches"/> patch indices (0-based, class token excluded), independently per sample: [N, K] int64.
+    /// </summary>
+    public Tensor DrawKeepIndices(long batch, int patches, Device? device = null)
+    {
+        using var scope = NewDisposeScope();
+        // Ranking i.i.d. uniform noise gives a uniformly random permutation per row (as FLIP's shuffle); its first
+        // K entries are the kept patches. Drawn on the CPU so the generator and its saved state are device-independent.
+        var noise = rand([batch, patches], generator: _generator);
+        var keep = noise.argsort(1).narrow(1, 0, KeptCount(patches));
+        return keep.to(ScalarType.Int64, device ?? CPU).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public override ClipConfig PrepareArchitecture(ClipConfig config) => _loss.PrepareArchitecture(config);
+
+    /// <inheritdoc/>
+    public override void Initialize(ClipModel model, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.Visual is not ITokenImageTower)
+            throw new NotSupportedException($"FLIP drops ViT patch tokens; the image tower {model.Visual.GetType().Name} has none.");
+        _loss.Initialize(model, device);
+    }
+
+    /// <inheritdoc/>
+    public override ObjectiveFeatures Encode(ClipModel model, TrainingBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batch);
+        if (!model.training || !MaskingActive)
+            return _loss.Encode(model, batch);
+        using var scope = NewDisposeScope();
+        var tower = model.Visual as ITokenImageTower
+            ?? throw new NotSupportedException($"FLIP drops ViT patch tokens; the image tower {model.Visual.GetType().Name} has none.");
+        var keep = DrawKeepIndices(batch.Count, tower.PatchCount, model.Device);
+        LastKeepIndices?.Dispose();
+        LastKeepIndices = keep.cpu().clone().DetachFromDisposeScope();
+        using var tokens = model.EncodeImageTokens(batch.Pixels, keep, projectTokens: false);
+        var image = F.normalize(tokens.Pooled.to(ScalarType.Float32), dim: -1);
+        var text = model.EncodeText(batch.Tokens, normalize: true);
+        return new ObjectiveFeatures(new Dictionary<string, Tensor>
+        {
+            ["image"] = image.MoveToOuterDisposeScope(),
+            ["text"] = text.MoveToOuterDisposeScope(),
+        });
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters) =>
+        _loss.Loss(model, features, trainModelLevelParameters);
+
+    /// <inheritdoc/>
+    public override AdamW? CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options) =>
+        _loss.CreateOptimizer(parameters, options);
+
+    /// <inheritdoc/>
+    public override IEnumerable<(string Name, Parameter Parameter)> ExtraParameters() => _loss.ExtraParameters();
+
+    /// <inheritdoc/>
+    public override void AfterStep(ClipModel model, ObjectiveFeatures? batchFeatures)
+    {
+        _steps++;
+        _loss.AfterStep(model, batchFeatures);
+    }
+
+    /// <summary>The generator state, the step count and the wrapped objective's state (prefixed <c>inner.</c>).</summary>
+    public override IReadOnlyDictionary<string, Tensor> StateDict()
+    {
+        var state = _loss.StateDict().ToDictionary(p => "inner." + p.Key, p => p.Value);
+        state["flip.generator"] = _generator.get_state();
+        state["flip.steps"] = tensor(_steps);
+        return state;
+    }
+
+    /// <inheritdoc/>
+    public override void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.TryGetValue("flip.generator", out var generator)) _generator.set_state(generator.cpu());
+        if (state.TryGetValue("flip.steps", out var steps)) _steps = steps.item<long>();
+        _loss.LoadStateDict(state.Where(p => p.Key.StartsWith("inner.", StringComparison.Ordinal))
+            .ToDictionary(p => p.Key["inner.".Length..], p => p.Value));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        LastKeepIndices?.Dispose();
+        _generator.Dispose();
+    }
+}

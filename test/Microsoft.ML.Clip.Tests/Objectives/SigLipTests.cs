@@ -7,6 +7,8 @@ using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Tests.Modeling;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Objectives;
+using Microsoft.ML.Clip.Training.Objectives.Flip;
+using Microsoft.ML.Clip.Training.Objectives.SigLip;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Weights;
 using Microsoft.ML.Data;

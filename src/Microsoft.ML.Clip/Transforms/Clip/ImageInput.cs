@@ -99,7 +99,7 @@ internal sealed class ImageInput
                 }
                 // ML.NET's image getters dispose the value passed in and decode a new one, so the image is ours
                 // until the next call; it is disposed right after use instead of waiting for the finalizer.
-                _image!(ref _current);
+                _image!(ref _current!);
                 if (_current is null)
                     throw new InvalidDataException("the image is missing (null)");
                 _input._preprocessor.PreprocessInto(_current, destination);

@@ -6,7 +6,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Microsoft.ML.Clip.Training.Objectives;
+namespace Microsoft.ML.Clip.Training.Objectives.Flip;
 
 /// <summary>
 /// FLIP (Li et al., 2023, "Scaling Language-Image Pre-training via Masking"): during training each image keeps
@@ -33,7 +33,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
     /// <summary>FLIP with CLIP's contrastive loss and <paramref name="options"/> (default: ratio 0.5, always masked).</summary>
     public FlipObjective(FlipOptions? options = null) : this(new ContrastiveObjective(), options) { }
 
-    /// <summary>FLIP around the loss of <paramref name="loss"/> (e.g. <see cref="SigLipObjective"/>), which must encode
+    /// <summary>FLIP around the loss of <paramref name="loss"/> (e.g. <see cref="SigLip.SigLipObjective"/>), which must encode
     /// "image" and "text" features.</summary>
     public FlipObjective(ClipObjective loss, FlipOptions? options = null)
     {

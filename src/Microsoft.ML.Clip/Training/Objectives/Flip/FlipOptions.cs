@@ -1,6 +1,6 @@
 using System;
 
-namespace Microsoft.ML.Clip.Training.Objectives;
+namespace Microsoft.ML.Clip.Training.Objectives.Flip;
 
 /// <summary>Settings of <see cref="FlipObjective"/>.</summary>
 public sealed record FlipOptions

@@ -4,7 +4,7 @@ using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Losses;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Training.Objectives;
+namespace Microsoft.ML.Clip.Training.Objectives.SigLip;
 
 /// <summary>
 /// SigLIP's objective (Zhai et al., 2023, "Sigmoid Loss for Language Image Pre-Training"): every image–text pair

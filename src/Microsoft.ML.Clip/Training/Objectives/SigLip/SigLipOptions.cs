@@ -1,7 +1,7 @@
 using System;
 using Microsoft.ML.Clip.Modeling.Losses;
 
-namespace Microsoft.ML.Clip.Training.Objectives;
+namespace Microsoft.ML.Clip.Training.Objectives.SigLip;
 
 /// <summary>Settings of <see cref="SigLipObjective"/>: the initial temperature and bias of the sigmoid loss.</summary>
 /// <remarks>

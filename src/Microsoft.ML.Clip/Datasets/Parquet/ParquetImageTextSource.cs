@@ -119,7 +119,7 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
             if (keyField is not null)
             {
                 keys = new string?[rows];
-                if (keyField.ClrType == typeof(string))
+                if (keyField.ClrType == typeof(string) || keyField.ClrType == typeof(ReadOnlyMemory<char>))
                 {
                     group.ReadAsync(keyField, keys.AsMemory()).AsTask().GetAwaiter().GetResult();
                 }
@@ -149,6 +149,10 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
         }
     }
 
+    private static string TypeName(DataField field) =>
+        field.ClrType == typeof(byte[]) || field.ClrType == typeof(ReadOnlyMemory<byte>) ? "binary"
+        : field.ClrType == typeof(ReadOnlyMemory<char>) ? "String" : field.ClrType.Name;
+
     private static ParquetReader Open(string file, Stream stream)
     {
         try
@@ -167,22 +171,22 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
         DataField? Find(string name) =>
             fields.FirstOrDefault(f => string.Join(".", f.Path.ToList()) == name)
             ?? fields.FirstOrDefault(f => string.Equals(string.Join(".", f.Path.ToList()), name, StringComparison.OrdinalIgnoreCase));
-        string Available() => string.Join(", ", fields.Select(f => $"{string.Join(".", f.Path.ToList())} ({f.ClrType.Name})"));
+        string Available() => string.Join(", ", fields.Select(f => $"{string.Join(".", f.Path.ToList())} ({TypeName(f)})"));
 
         var image = Find(_options.ImageColumn) ?? Find(_options.ImageColumn + ".bytes")
             ?? throw new ClipDatasetException(file, null, $"no image column '{_options.ImageColumn}' (ImageColumn); the columns are: {Available()}");
-        if (image.ClrType != typeof(byte[]))
-            throw new ClipDatasetException(file, null, $"the image column '{_options.ImageColumn}' holds {image.ClrType.Name}, not binary (byte[])");
+        if (image.ClrType != typeof(byte[]) && image.ClrType != typeof(ReadOnlyMemory<byte>))
+            throw new ClipDatasetException(file, null, $"the image column '{_options.ImageColumn}' holds {TypeName(image)}, not binary");
         var caption = Find(_options.CaptionColumn)
             ?? throw new ClipDatasetException(file, null, $"no caption column '{_options.CaptionColumn}' (CaptionColumn); the columns are: {Available()}");
-        if (caption.ClrType != typeof(string))
-            throw new ClipDatasetException(file, null, $"the caption column '{_options.CaptionColumn}' holds {caption.ClrType.Name}, not strings");
+        if (caption.ClrType != typeof(string) && caption.ClrType != typeof(ReadOnlyMemory<char>))
+            throw new ClipDatasetException(file, null, $"the caption column '{_options.CaptionColumn}' holds {TypeName(caption)}, not strings");
         DataField? key = null;
         if (_options.KeyColumn is { } keyName)
         {
             key = Find(keyName) ?? throw new ClipDatasetException(file, null, $"no key column '{keyName}' (KeyColumn); the columns are: {Available()}");
-            if (key.ClrType != typeof(string) && key.ClrType != typeof(int) && key.ClrType != typeof(long))
-                throw new ClipDatasetException(file, null, $"the key column '{keyName}' holds {key.ClrType.Name}; expected a string, int or long");
+            if (key.ClrType != typeof(string) && key.ClrType != typeof(ReadOnlyMemory<char>) && key.ClrType != typeof(int) && key.ClrType != typeof(long))
+                throw new ClipDatasetException(file, null, $"the key column '{keyName}' holds {TypeName(key)}; expected a string, int or long");
         }
         return (image, caption, key);
     }

@@ -137,6 +137,29 @@ public static class ClipDataLoaders
         return catalog.LoadFromImageTextParquet([path], options);
     }
 
+    /// <summary>
+    /// Loads Fashion-MNIST from its IDX files (<c>train-images-idx3-ubyte</c>, <c>train-labels-idx1-ubyte</c>,
+    /// <c>t10k-…</c>; gzip-compressed or plain), checking magic numbers and sizes. Each 28×28 grayscale image
+    /// becomes PNG bytes when a cursor reads <c>ImageBytes</c>. Columns: <c>ImageBytes</c>, <c>Caption</c>
+    /// (from <see cref="FashionMnistOptions.CaptionTemplate"/>), <c>Label</c> (one of <see cref="FashionMnistClasses.Names"/>).
+    /// </summary>
+    /// <param name="catalog">The data catalog (<c>mlContext.Data</c>).</param>
+    /// <param name="folder">The folder holding the four files (Debian's <c>dataset-fashion-mnist</c> installs them in <c>/usr/share/datasets/fashion-mnist</c>).</param>
+    /// <param name="split">Training (60,000) or test (10,000) images.</param>
+    /// <param name="options">Caption template, and the shared options.</param>
+    /// <example>
+    /// <code>
+    /// var test = mlContext.Data.LoadFashionMnist("/usr/share/datasets/fashion-mnist", FashionMnistSplit.Test);
+    /// </code>
+    /// </example>
+    public static ClipDatasetView LoadFashionMnist(this DataOperationsCatalog catalog, string folder, FashionMnistSplit split,
+        FashionMnistOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        options ??= new FashionMnistOptions();
+        return new ClipDatasetView(Env(catalog), "FashionMnist", new FashionMnistSource(folder, split, options), options);
+    }
+
     private static IHostEnvironment Env(DataOperationsCatalog catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);

@@ -79,15 +79,12 @@ internal sealed class DatasetRowCursor : DataViewRowCursor
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && !_done)
+        if (disposing)
         {
+            // Closes the file (shard, manifest, Parquet file) the source is reading.
             _records.Dispose();
             _row = null;
             _done = true;
-        }
-        else if (disposing)
-        {
-            _records.Dispose();
         }
         base.Dispose(disposing);
     }

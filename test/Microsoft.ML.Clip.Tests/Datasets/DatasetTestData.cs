@@ -1,0 +1,63 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Clip.Datasets;
+using Microsoft.ML.Data;
+using Xunit;
+
+namespace Microsoft.ML.Clip.Tests.Datasets;
+
+/// <summary>Small images and a reader that pulls whole rows out of a dataset view.</summary>
+internal static class DatasetTestData
+{
+    /// <summary>A valid 4×4 PNG whose pixels depend on <paramref name="seed"/>, so files differ.</summary>
+    public static byte[] Png(int seed)
+    {
+        var rgba = new byte[4 * 4 * 4];
+        for (int i = 0; i < rgba.Length; i++)
+            rgba[i] = (byte)(seed * 31 + i * 7);
+        return ShapesPng.EncodeRgba(rgba, 4, 4);
+    }
+
+    public sealed record Row(byte[] Image, string Caption, Dictionary<string, string> Extra);
+
+    /// <summary>Reads every row with all columns active.</summary>
+    public static List<Row> ReadAll(IDataView view, Random? rand = null) => Read(view, view.Schema, rand);
+
+    /// <summary>Reads the given columns (ImageBytes/Caption may be absent: then empty values).</summary>
+    public static List<Row> Read(IDataView view, IEnumerable<DataViewSchema.Column> columns, Random? rand = null)
+    {
+        var active = columns.ToArray();
+        var rows = new List<Row>();
+        using var cursor = view.GetRowCursor(active, rand);
+        var image = active.Any(c => c.Name == ClipDatasetColumns.ImageBytes)
+            ? cursor.GetGetter<VBuffer<byte>>(view.Schema[ClipDatasetColumns.ImageBytes]) : null;
+        var caption = active.Any(c => c.Name == ClipDatasetColumns.Caption)
+            ? cursor.GetGetter<ReadOnlyMemory<char>>(view.Schema[ClipDatasetColumns.Caption]) : null;
+        var extras = active.Where(c => c.Index >= 2).Select(c => (c.Name, Get: cursor.GetGetter<ReadOnlyMemory<char>>(c))).ToArray();
+        while (cursor.MoveNext())
+        {
+            VBuffer<byte> bytes = default;
+            ReadOnlyMemory<char> text = default;
+            image?.Invoke(ref bytes);
+            caption?.Invoke(ref text);
+            var extra = new Dictionary<string, string>();
+            foreach (var (name, get) in extras)
+            {
+                ReadOnlyMemory<char> value = default;
+                get(ref value);
+                extra[name] = value.ToString();
+            }
+            rows.Add(new Row(bytes.DenseValues().ToArray(), text.ToString(), extra));
+        }
+        return rows;
+    }
+
+    public static void AssertImageBytesColumn(IDataView view)
+    {
+        var type = Assert.IsType<VectorDataViewType>(view.Schema[ClipDatasetColumns.ImageBytes].Type);
+        Assert.Equal(NumberDataViewType.Byte, type.ItemType);
+        Assert.False(type.IsKnownSize);
+        Assert.Equal(TextDataViewType.Instance, view.Schema[ClipDatasetColumns.Caption].Type);
+    }
+}

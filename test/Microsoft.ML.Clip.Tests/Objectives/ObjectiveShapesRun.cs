@@ -84,4 +84,21 @@ internal static class ObjectiveShapesRun
         });
         return (mlContext, estimator.Fit(data), data);
     }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> with Model.Save, scores 24 new shapes pairs in a second process with a plain
+    /// Model.Load, and checks that both embedding columns are identical to in-process scoring.
+    /// </summary>
+    public static void AssertReloadsIdenticallyInAnotherProcess(MLContext mlContext, ITransformer model, string name)
+    {
+        using var temp = new TempDirectory();
+        var raw = ShapesDataset.ToDataView(mlContext, Data(24, 9));
+        var test = mlContext.Transforms.DropColumns(ShapesColumns.Image).Fit(raw).Transform(raw);
+        string path = temp.File(name + ".zip");
+        mlContext.Model.Save(model, test.Schema, path);
+        var expected = model.Transform(test);
+        var actual = ModelLoadProbe.TransformInNewProcess(mlContext, path, test, temp.Path);
+        foreach (var column in new[] { "ImageEmbedding", "TextEmbedding" })
+            Xunit.Assert.Equal(expected.GetColumn<float[]>(column).ToArray(), actual.GetColumn<float[]>(column).ToArray());
+    }
 }

@@ -304,15 +304,7 @@ internal static class ObjectivePipelineCheck
         output.WriteLine($"{objective.Name}: {report.Steps} steps in {(DateTime.UtcNow - started).TotalSeconds:F1} s, loss {first:F3} -> {last:F3}; " +
             $"validation R@1 i→t {validation.ImageToTextRecallAt1:F3} t→i {validation.TextToImageRecallAt1:F3}, mean R@5 {validation.MeanRecallAt5:F3} (~{validationRows} rows)");
 
-        using var temp = new TempDirectory();
-        string path = temp.File("model.zip");
-        var test = ShapesDataset.ToDataView(mlContext, new ShapesDatasetOptions { Count = 12, ImageSize = 32, Seed = 5, HeldOutPairs = [] });
-        test = mlContext.Transforms.DropColumns(ShapesColumns.Image).Fit(test).Transform(test);
-        mlContext.Model.Save(model, test.Schema, path);
-        var expected = model.Transform(test);
-        var actual = ModelLoadProbe.TransformInNewProcess(mlContext, path, test, temp.Path);
-        foreach (var column in new[] { "ImageEmbedding", "TextEmbedding" })
-            Assert.Equal(expected.GetColumn<float[]>(column).ToArray(), actual.GetColumn<float[]>(column).ToArray());
+        ObjectiveShapesRun.AssertReloadsIdenticallyInAnotherProcess(mlContext, model, objective.Name);
         return new Result(first, last, validation.MeanRecallAt5, Math.Min(1, 5.0 / validationRows));
     }
 }

@@ -59,6 +59,20 @@ public class FashionMnistTests
     }
 
     [Fact]
+    public void SeveralTemplatesAreUsedInTurn()
+    {
+        using var dir = new TempDirectory();
+        var (images, labels) = Files([0, 1, 2]);
+        File.WriteAllBytes(dir.File("t10k-images-idx3-ubyte"), images);
+        File.WriteAllBytes(dir.File("t10k-labels-idx1-ubyte"), labels);
+        var options = new FashionMnistOptions { CaptionTemplates = ["a photo of a {}.", "the {}, a garment."] };
+        var rows = DatasetTestData.ReadAll(new MLContext().Data.LoadFashionMnist(dir.Path, FashionMnistSplit.Test, options));
+        Assert.Equal(["a photo of a t-shirt/top.", "the trouser, a garment.", "a photo of a pullover."], rows.Select(r => r.Caption));
+        Assert.Throws<ArgumentException>(() => new MLContext().Data.LoadFashionMnist(dir.Path, FashionMnistSplit.Test,
+            new FashionMnistOptions { CaptionTemplates = ["no placeholder"] }));
+    }
+
+    [Fact]
     public void WrongMagicSizeOrCountIsReportedNamingTheFile()
     {
         using var dir = new TempDirectory();

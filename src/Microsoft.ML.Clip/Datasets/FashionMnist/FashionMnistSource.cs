@@ -15,18 +15,20 @@ internal sealed class FashionMnistSource : DatasetRecordSource
 
     private readonly string _images;
     private readonly string _labels;
-    private readonly string[] _captions;
+    private readonly string[][] _captions; // [template][class]
     private readonly int _count;
 
     public FashionMnistSource(string folder, FashionMnistSplit split, FashionMnistOptions options)
     {
-        if (!options.CaptionTemplate.Contains("{}", StringComparison.Ordinal))
-            throw new ArgumentException($"The caption template '{options.CaptionTemplate}' has no '{{}}' for the class name.", nameof(options));
+        var templates = options.CaptionTemplates is { Count: > 0 } many ? many.ToArray() : [options.CaptionTemplate];
+        foreach (var template in templates)
+            if (!template.Contains("{}", StringComparison.Ordinal))
+                throw new ArgumentException($"The caption template '{template}' has no '{{}}' for the class name.", nameof(options));
         string prefix = split == FashionMnistSplit.Train ? "train" : "t10k";
         _images = Find(folder, $"{prefix}-images-idx3-ubyte");
         _labels = Find(folder, $"{prefix}-labels-idx1-ubyte");
-        _captions = FashionMnistClasses.Names.Select(name =>
-            options.CaptionTemplate.Replace("{}", options.LowercaseInCaption ? name.ToLowerInvariant() : name, StringComparison.Ordinal)).ToArray();
+        _captions = templates.Select(template => FashionMnistClasses.Names.Select(name =>
+            template.Replace("{}", options.LowercaseInCaption ? name.ToLowerInvariant() : name, StringComparison.Ordinal)).ToArray()).ToArray();
         using var images = IdxFile.Open(_images, 3, "images");
         using var labels = IdxFile.Open(_labels, 1, "labels");
         if (images.Count != labels.Count)
@@ -56,7 +58,7 @@ internal sealed class FashionMnistSource : DatasetRecordSource
             }
             int c = label[0];
             yield return new DatasetRecord(_images, $"image {i}", null, () => Gray.ToPng(pixels, width, height),
-                _captions[c], [FashionMnistClasses.Names[c]]);
+                _captions[i % _captions.Length][c], [FashionMnistClasses.Names[c]]);
         }
     }
 

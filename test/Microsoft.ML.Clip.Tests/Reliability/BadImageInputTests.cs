@@ -128,3 +128,54 @@ public class ImageColumnKindTests
             Assert.Equal(fromImage[i], fromBytes[i]);
     }
 }
+
+/// <summary>ClipPretrain with bad rows: a clear error by default, skipped and counted with SkipBadRows.</summary>
+public class PretrainBadRowTests
+{
+    private sealed class Row
+    {
+        public byte[] ImageBytes { get; set; } = [];
+        public string Text { get; set; } = "";
+    }
+
+    private static (MLContext, IDataView) DataWithBadRows(params int[] bad)
+    {
+        var mlContext = new MLContext(seed: 1);
+        var rows = ColourPairs.Rows(64, seed: 50).Select(r => new Row { ImageBytes = r.ImageBytes, Text = r.Text }).ToList();
+        foreach (int i in bad) rows[i].ImageBytes = System.Text.Encoding.UTF8.GetBytes("broken upload");
+        return (mlContext, mlContext.Data.LoadFromEnumerable(rows));
+    }
+
+    private static ClipPretrainOptions Options(bool skip) => new()
+    {
+        Architecture = ClipStagesTests.TestArchitecture with { Vision = ClipStagesTests.TestArchitecture.Vision with { Layers = 1 }, Text = ClipStagesTests.TestArchitecture.Text with { Layers = 1 } },
+        Tokenizer = ClipStagesTestsAccess.Trained.Bundle.Tokenizer,
+        ImageColumnName = "ImageBytes",
+        Epochs = 1,
+        BatchSize = 16,
+        ValidationData = null,
+        ValidationFraction = 0,
+        SkipBadRows = skip,
+    };
+
+    [FixtureFact]
+    public void BadRowStopsTrainingWithColumnAndRowByDefault()
+    {
+        var (mlContext, data) = DataWithBadRows(5);
+        var ex = Assert.ThrowsAny<Exception>(() => mlContext.Transforms.ClipPretrain(Options(skip: false)).Fit(data));
+        var error = ex as ClipInputException ?? Assert.IsType<ClipInputException>(ex.InnerException);
+        Assert.Equal("ImageBytes", error.Column);
+        Assert.Equal(5, error.Row);
+    }
+
+    [FixtureFact]
+    public void SkipBadRowsTrainsOnTheRestAndCountsThem()
+    {
+        var (mlContext, data) = DataWithBadRows(3, 17, 40);
+        var model = mlContext.Transforms.ClipPretrain(Options(skip: true)).Fit(data);
+        var report = model.TrainingReport!;
+        Assert.Equal(3, report.SkippedRows);
+        Assert.Equal(4, report.Steps); // 64 rows in batches of 16; three batches are one row short
+        Assert.All(report.Losses, l => Assert.True(double.IsFinite(l.Loss)));
+    }
+}

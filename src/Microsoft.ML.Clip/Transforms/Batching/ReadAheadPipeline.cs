@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Transforms.Batching;
 
@@ -35,20 +36,27 @@ internal sealed class ReadAheadPipeline : IDisposable
     {
         try
         {
-            long row = 0;
+            // Rows are named by their row id, which survives shuffling and filtering: for ML.NET's loaders it is
+            // the row's position in the input, so error messages point at the row the user can find.
+            var getId = _ahead.GetIdGetter();
+            DataViewRowId id = default;
+            bool exhausted = false;
             while (!_cancel.IsCancellationRequested)
             {
                 var batch = _session.CreateBatch(_batchSize);
-                while (batch.Count < batch.Capacity && _ahead.MoveNext())
+                while (batch.Count < batch.Capacity)
                 {
+                    if (!_ahead.MoveNext()) { exhausted = true; break; }
+                    getId(ref id);
+                    long row = (long)id.Low;
                     batch.RowIndices[batch.Count] = row;
-                    _session.ReadRow(batch, batch.Count, row++);
+                    _session.ReadRow(batch, batch.Count, row);
                     batch.Count++;
                 }
                 if (batch.Count == 0) break;
-                _session.Prepare(batch);
+                _session.Prepare(batch); // may leave out bad rows: Count can shrink below what was read
                 _prepared.Add(batch, _cancel.Token);
-                if (batch.Count < batch.Capacity) break;
+                if (exhausted) break;
             }
         }
         catch (OperationCanceledException) when (_cancel.IsCancellationRequested) { }

@@ -30,6 +30,36 @@ internal sealed class ClipInputBatch : RowBatch
 
     public long[]? Tokens { get; }
 
+    private bool[]? _bad;
+
+    /// <summary>Marks a slot whose row could not be read (thread-safe: slots are distinct).</summary>
+    public void MarkBad(int slot)
+    {
+        var bad = _bad ?? System.Threading.Interlocked.CompareExchange(ref _bad, new bool[Capacity], null) ?? _bad!;
+        bad[slot] = true;
+        if (Encoded is not null) Encoded[slot] = null;
+    }
+
+    /// <summary>Moves the good rows to the front, in order, and shrinks <see cref="RowBatch.Count"/>.</summary>
+    public void RemoveBadRows(int pixelsPerRow)
+    {
+        if (_bad is null) return;
+        int kept = 0;
+        for (int slot = 0; slot < Count; slot++)
+        {
+            if (_bad[slot]) continue;
+            if (kept != slot)
+            {
+                RowIndices[kept] = RowIndices[slot];
+                if (Pixels is not null) Array.Copy(Pixels, slot * pixelsPerRow, Pixels, kept * pixelsPerRow, pixelsPerRow);
+                if (Captions is not null) Captions[kept] = Captions[slot];
+            }
+            kept++;
+        }
+        Count = kept;
+        Array.Clear(_bad);
+    }
+
     /// <summary>The pixels of the batch's rows as a [Count, 3, S, S] tensor (a copy).</summary>
     public Tensor PixelTensor(int imageSize) =>
         tensor(Pixels.AsSpan(0, Count * 3 * imageSize * imageSize).ToArray(), new long[] { Count, 3, imageSize, imageSize });
@@ -51,8 +81,20 @@ internal class ClipInputSession : BatchSession
     private readonly TextInput.Reader? _textReader;
     private readonly int[] _outputSizes;
 
-    public ClipInputSession(DataViewRow row, ImageInput? image, TextInput? text, int[] outputSizes)
+    private readonly Action<ClipInputException>? _onBadRow;
+
+    /// <param name="row">The input row (cursor).</param>
+    /// <param name="image">The image column, or null.</param>
+    /// <param name="text">The caption column, or null.</param>
+    /// <param name="outputSizes">Floats per row of each output column.</param>
+    /// <param name="onBadRow">
+    /// Null (default): a bad row fails the batch with a <see cref="ClipInputException"/>. Otherwise bad rows are
+    /// reported here and left out of their batch (used by training, where a row can be dropped; a scoring
+    /// stage must produce every row and so always fails).
+    /// </param>
+    public ClipInputSession(DataViewRow row, ImageInput? image, TextInput? text, int[] outputSizes, Action<ClipInputException>? onBadRow = null)
     {
+        _onBadRow = onBadRow;
         _image = image;
         _text = text;
         _imageReader = image?.CreateReader(row);
@@ -69,16 +111,26 @@ internal class ClipInputSession : BatchSession
     public override void ReadRow(RowBatch batch, int slot, long rowIndex)
     {
         var b = (ClipInputBatch)batch;
-        if (_imageReader is not null)
-            b.Encoded![slot] = _imageReader.Read(b.Pixels.AsSpan(slot * _image!.Length, _image.Length), rowIndex);
-        if (_textReader is not null)
-            b.Captions![slot] = _textReader.Read(rowIndex);
+        try
+        {
+            if (_imageReader is not null)
+                b.Encoded![slot] = _imageReader.Read(b.Pixels.AsSpan(slot * _image!.Length, _image.Length), rowIndex);
+            if (_textReader is not null)
+                b.Captions![slot] = _textReader.Read(rowIndex);
+        }
+        catch (ClipInputException error) when (_onBadRow is not null)
+        {
+            b.MarkBad(slot);
+            _onBadRow(error);
+        }
     }
 
     public override void Prepare(RowBatch batch)
     {
         var b = (ClipInputBatch)batch;
-        _image?.Decode(b.Encoded!, b.Count, b.Pixels!, b.RowIndices);
+        _image?.Decode(b.Encoded!, b.Count, b.Pixels!, b.RowIndices,
+            _onBadRow is null ? null : (slot, error) => { b.MarkBad(slot); _onBadRow(error); });
+        b.RemoveBadRows(_image?.Length ?? 0);
         if (_text is not null)
         {
             _text.Tokenize(b.Captions!, b.Count, b.Tokens!);

@@ -17,6 +17,9 @@ public sealed class ClipTrainingReport
     /// <summary>Steps skipped for non-finite values (only when skipping was enabled).</summary>
     public long SkippedSteps { get; internal set; }
 
+    /// <summary>Input rows skipped as unreadable (only with <c>SkipBadRows</c>; every one is also logged, up to 100).</summary>
+    public long SkippedRows { get; internal set; }
+
     /// <summary>Wall-clock seconds spent in this Fit call.</summary>
     public double Seconds { get; internal set; }
 }

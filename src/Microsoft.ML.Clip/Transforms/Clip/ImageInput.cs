@@ -151,7 +151,12 @@ internal sealed class ImageInput
     }
 
     /// <summary>Decodes and preprocesses encoded images in parallel: <c>images[i]</c> (when not null) fills slot i.</summary>
-    public void Decode(byte[]?[] images, int count, float[] destination, long[] rows)
+    /// <param name="images">Encoded images by slot (null: already preprocessed, or marked bad).</param>
+    /// <param name="count">Slots in use.</param>
+    /// <param name="destination">The batch's pixel planes.</param>
+    /// <param name="rows">Input row of each slot, for error messages.</param>
+    /// <param name="onBadImage">When set, a bad image is reported here (with its slot) instead of failing the batch.</param>
+    public void Decode(byte[]?[] images, int count, float[] destination, long[] rows, Action<int, ClipInputException>? onBadImage = null)
     {
         Parallel.For(0, count, i =>
         {
@@ -163,7 +168,9 @@ internal sealed class ImageInput
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                throw new ClipInputException(ColumnName, rows[i], ex);
+                var error = new ClipInputException(ColumnName, rows[i], ex);
+                if (onBadImage is null) throw error;
+                onBadImage(i, error);
             }
             finally
             {

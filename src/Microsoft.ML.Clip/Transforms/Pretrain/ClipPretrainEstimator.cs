@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
+using System.Threading;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Imaging;
@@ -48,6 +49,8 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         o.Validate();
         var clock = Stopwatch.StartNew();
         using var ch = _host.Start("ClipPretrain");
+        _channel = ch;
+        _skippedRows = 0;
 
         var objective = o.Objective ?? new ContrastiveObjective();
         var bundle = CreateBundle(o, objective);
@@ -108,11 +111,12 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
             var image = ImageInput.Bind(view.Schema, o.ImageColumnName, preprocessor);
             var text = TextInput.Bind(view.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
             var cursor = view.GetRowCursor([view.Schema[image.ColumnIndex], view.Schema[text.ColumnIndex]], random);
-            using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, []), cursor, o.BatchSize))
+            using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, [], BadRowHandler()), cursor, o.BatchSize))
             {
                 while (done < batchesPerEpoch && pipeline.Next() is ClipInputBatch batch)
                 {
-                    if (batch.Count < o.BatchSize) break; // the incomplete last batch: fewer negatives, skipped as open_clip's drop_last
+                    if (batch.Count < 2) continue; // a batch whose rows were all skipped as bad
+                    if (batch.Count < o.BatchSize && !o.SkipBadRows) break; // the incomplete last batch: fewer negatives, skipped as open_clip's drop_last
                     if (done < skip) { done++; continue; } // resumed run: these batches were trained on before the checkpoint
                     try
                     {
@@ -163,6 +167,9 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         bundle.InvalidateInferenceCopy();
         model.eval();
         report.Steps = trainer.StepCount;
+        report.SkippedRows = Interlocked.Read(ref _skippedRows);
+        if (report.SkippedRows > 0)
+            ch.Warning($"ClipPretrain skipped {report.SkippedRows:N0} bad rows (SkipBadRows).");
         report.Seconds = clock.Elapsed.TotalSeconds;
         return new ClipEmbeddingTransformer(_host, bundle, (o.ImageEmbeddingColumnName, o.ImageColumnName),
             (o.TextEmbeddingColumnName, o.TextColumnName), o.InferenceBatchSize) { TrainingReport = report };
@@ -187,6 +194,21 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         return (train, null);
     }
 
+    private long _skippedRows;
+    private IChannel? _channel;
+
+    /// <summary>With <see cref="ClipPretrainOptions.SkipBadRows"/>: counts and logs each bad row instead of failing.</summary>
+    private Action<ClipInputException>? BadRowHandler()
+    {
+        if (!_options.SkipBadRows) return null;
+        return error =>
+        {
+            long count = Interlocked.Increment(ref _skippedRows);
+            if (count <= 100) _channel?.Warning($"Skipped bad row: {error.Message}");
+            else if (count == 101) _channel?.Warning("More bad rows skipped; further ones are only counted.");
+        };
+    }
+
     private static ClipModelBundle CreateBundle(ClipPretrainOptions o, ClipObjective objective)
     {
         if (o.InitialModel is { } initial)
@@ -209,19 +231,27 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
     {
         if (bundle.Similarity == ClipSimilarityKind.FilipTokenWise)
             return Training.Objectives.Filip.FilipRetrieval.Evaluate(bundle, validation, _options.ImageColumnName, _options.TextColumnName, _options.InferenceBatchSize);
-        var transformer = new ClipEmbeddingTransformer(_host, bundle, ("__image", _options.ImageColumnName), ("__text", _options.TextColumnName), _options.InferenceBatchSize);
-        var scored = transformer.Transform(validation);
+        // Read through the same input session as training, so rows skipped there are skipped here too.
+        var model = bundle.InferenceModel();
+        var image = ImageInput.Bind(validation.Schema, _options.ImageColumnName, new ClipImagePreprocessor(bundle.Preprocessing));
+        var text = TextInput.Bind(validation.Schema, _options.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
+        var cursor = validation.GetRowCursor([validation.Schema[image.ColumnIndex], validation.Schema[text.ColumnIndex]]);
         var images = new List<float[]>();
         var texts = new List<float[]>();
-        using (var cursor = scored.GetRowCursor([scored.Schema["__image"], scored.Schema["__text"]]))
+        using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, [], BadRowHandler()), cursor, _options.InferenceBatchSize))
         {
-            var getImage = cursor.GetGetter<VBuffer<float>>(scored.Schema["__image"]);
-            var getText = cursor.GetGetter<VBuffer<float>>(scored.Schema["__text"]);
-            VBuffer<float> buffer = default;
-            while (cursor.MoveNext())
+            while (pipeline.Next() is ClipInputBatch batch)
             {
-                getImage(ref buffer); images.Add(buffer.DenseValues().ToArray());
-                getText(ref buffer); texts.Add(buffer.DenseValues().ToArray());
+                if (batch.Count == 0) continue;
+                using var batchScope = NewDisposeScope();
+                using var noGrad = no_grad();
+                var imageEmbeddings = model.EncodeImage(batch.PixelTensor(bundle.Preprocessing.ImageSize).to(model.Device), normalize: true).to(ScalarType.Float32).cpu();
+                var textEmbeddings = model.EncodeText(batch.TokenTensor(bundle.ContextLength).to(model.Device), normalize: true).to(ScalarType.Float32).cpu();
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    images.Add(imageEmbeddings[i].data<float>().ToArray());
+                    texts.Add(textEmbeddings[i].data<float>().ToArray());
+                }
             }
         }
         int n = images.Count, d = bundle.EmbeddingSize;

@@ -90,6 +90,13 @@ public sealed class ClipPretrainOptions
     /// </summary>
     public System.Threading.CancellationToken CancellationToken { get; set; }
 
+    /// <summary>
+    /// False (default): an unreadable row (corrupt, truncated or oversized image, unreadable caption) stops
+    /// training with an error naming the column and the row. True: such rows are left out of their batch,
+    /// counted in <see cref="ClipTrainingReport.SkippedRows"/> and logged. Scoring stages always fail on them.
+    /// </summary>
+    public bool SkipBadRows { get; set; }
+
     /// <summary>Rows per batch when the fitted transformer scores data.</summary>
     public int InferenceBatchSize { get; set; } = 64;
 

@@ -49,11 +49,11 @@ internal sealed class BatchedDataView : IDataView
         // Shuffled input: both cursors must see the same order, so each gets a Random with the same seed.
         int? seed = rand?.Next();
         var lagColumns = _input.Schema.Where(c => needed.Contains(c.Index));
-        var lag = _input.GetRowCursor(lagColumns, seed is int s1 ? new Random(s1) : null);
+        var lag = SerialCursor.Create(_input, lagColumns, seed is int s1 ? new Random(s1) : null);
         if (!anyOutput)
             return new Cursor(this, lag, null);
         var aheadColumns = _mapper.InputColumns.Select(i => _input.Schema[i]);
-        var ahead = _input.GetRowCursor(aheadColumns, seed is int s2 ? new Random(s2) : null);
+        var ahead = SerialCursor.Create(_input, aheadColumns, seed is int s2 ? new Random(s2) : null);
         return new Cursor(this, lag, new ReadAheadPipeline(_mapper.CreateSession(ahead), ahead, _mapper.BatchSize, QueueDepth));
     }
 

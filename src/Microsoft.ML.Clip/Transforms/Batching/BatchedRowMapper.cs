@@ -55,6 +55,12 @@ internal abstract class BatchSession : IDisposable
     /// <summary>Fills <see cref="RowBatch.Outputs"/> for the batch's rows.</summary>
     public abstract void Compute(RowBatch batch);
 
+    /// <summary>
+    /// The exception to report when moving the input cursor failed before row <paramref name="position"/>
+    /// (0-based, in this cursor's order) could be read; by default the error itself.
+    /// </summary>
+    public virtual Exception DescribeReadFailure(Exception error, long position) => error;
+
     public virtual void Dispose() { }
 }
 

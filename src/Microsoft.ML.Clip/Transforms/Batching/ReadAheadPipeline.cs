@@ -41,12 +41,22 @@ internal sealed class ReadAheadPipeline : IDisposable
             var getId = _ahead.GetIdGetter();
             DataViewRowId id = default;
             bool exhausted = false;
+            long read = 0;
             while (!_cancel.IsCancellationRequested)
             {
                 var batch = _session.CreateBatch(_batchSize);
                 while (batch.Count < batch.Capacity)
                 {
-                    if (!_ahead.MoveNext()) { exhausted = true; break; }
+                    bool moved;
+                    try { moved = _ahead.MoveNext(); }
+                    catch (Exception error) when (error is not OperationCanceledException)
+                    {
+                        // Upstream stages may compute the values while moving (ML.NET reads images on worker
+                        // threads): let the session name the column and the row that failed.
+                        throw _session.DescribeReadFailure(error, read);
+                    }
+                    if (!moved) { exhausted = true; break; }
+                    read++;
                     getId(ref id);
                     long row = (long)id.Low;
                     batch.RowIndices[batch.Count] = row;

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Transforms.Batching;
 using static TorchSharp.torch;
@@ -139,4 +140,12 @@ internal class ClipInputSession : BatchSession
     }
 
     public override void Compute(RowBatch batch) { }
+
+    public override Exception DescribeReadFailure(Exception error, long position)
+    {
+        // ML.NET's consolidating cursors wrap a worker's failure; the inner exception says what went wrong.
+        var cause = error is InvalidOperationException { InnerException: { } inner } ? inner : error;
+        string columns = string.Join("', '", new[] { _image?.ColumnName, _text?.ColumnName }.Where(c => c is not null));
+        return new ClipInputException(columns, position, cause);
+    }
 }

@@ -110,7 +110,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
             var (view, random) = EpochOrder(data, train, epoch, ch);
             var image = ImageInput.Bind(view.Schema, o.ImageColumnName, preprocessor);
             var text = TextInput.Bind(view.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
-            var cursor = view.GetRowCursor([view.Schema[image.ColumnIndex], view.Schema[text.ColumnIndex]], random);
+            var cursor = SerialCursor.Create(view, [view.Schema[image.ColumnIndex], view.Schema[text.ColumnIndex]], random);
             using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, [], BadRowHandler()), cursor, o.BatchSize))
             {
                 while (done < batchesPerEpoch && pipeline.Next() is ClipInputBatch batch)
@@ -235,7 +235,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var model = bundle.InferenceModel();
         var image = ImageInput.Bind(validation.Schema, _options.ImageColumnName, new ClipImagePreprocessor(bundle.Preprocessing));
         var text = TextInput.Bind(validation.Schema, _options.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
-        var cursor = validation.GetRowCursor([validation.Schema[image.ColumnIndex], validation.Schema[text.ColumnIndex]]);
+        var cursor = SerialCursor.Create(validation, [validation.Schema[image.ColumnIndex], validation.Schema[text.ColumnIndex]]);
         var images = new List<float[]>();
         var texts = new List<float[]>();
         using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, [], BadRowHandler()), cursor, _options.InferenceBatchSize))

@@ -128,4 +128,21 @@ public class UnusualInputTests
         Assert.Equal(1, error.Row);
         Assert.Contains("missing.png", error.Message);
     }
+
+    [FixtureFact]
+    public void CmykJpegDecodesToItsRgbColours()
+    {
+        var trained = ClipStagesTestsAccess.Trained;
+        var mlContext = new MLContext(seed: 1);
+        var cmyk = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", "cmyk-red-16.jpg"));
+        var red = ColourPairs.EncodePng(Enumerable.Range(0, 16 * 16).SelectMany(_ => new byte[] { 255, 0, 0, 255 }).ToArray(), 16, 16);
+        var green = ColourPairs.EncodePng(Enumerable.Range(0, 16 * 16).SelectMany(_ => new byte[] { 0, 255, 0, 255 }).ToArray(), 16, 16);
+        var data = mlContext.Data.LoadFromEnumerable(new[] { cmyk, red, green }.Select(b => new ImageRow { ImageBytes = b }));
+        var e = mlContext.Transforms.ClipImageEmbedding(trained.Bundle, inputColumnName: "ImageBytes").Fit(data).Transform(data)
+            .GetColumn<float[]>("ImageEmbedding").ToArray();
+        double Cos(float[] a, float[] b) => a.Zip(b).Sum(p => (double)p.First * p.Second);
+        // A CMYK red must look like RGB red (not like its inverted or raw-channel misreading).
+        Assert.True(Cos(e[0], e[1]) > 0.99, $"CMYK red vs RGB red cosine {Cos(e[0], e[1]):F4}");
+        Assert.True(Cos(e[0], e[1]) > Cos(e[0], e[2]) + 0.01);
+    }
 }

@@ -42,6 +42,14 @@ public class BadImageInputTests
     }
 
     [FixtureFact]
+    public void EmptyBytesAreAnError()
+    {
+        var error = InputError(ScoreWith([], badRow: 2));
+        Assert.Equal(2, error.Row);
+        Assert.Contains("empty", error.Message);
+    }
+
+    [FixtureFact]
     public void TruncatedPngIsAnError()
     {
         var png = ColourPairs.Rows(1, seed: 31).First().ImageBytes;

@@ -20,6 +20,7 @@ public static class Program
             ("embedding", () => EmbeddingBenchmark.Run()),
             ("training", () => TrainingBenchmark.Run()),
             ("objectives", () => ObjectivesBenchmark.Run()),
+            ("pipeline", () => PipelineBenchmark.Run()),
         };
         var selected = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name)).ToArray();
         if (selected.Length == 0)

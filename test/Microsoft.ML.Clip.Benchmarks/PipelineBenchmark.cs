@@ -20,7 +20,7 @@ namespace Microsoft.ML.Clip.Benchmarks;
 /// </summary>
 internal static class PipelineBenchmark
 {
-    public static void Run(int batch = 64, int batches = 24)
+    public static void Run(int batch = 64, int batches = 48)
     {
         var mlContext = new MLContext(seed: 1);
         int rows = batch * batches;

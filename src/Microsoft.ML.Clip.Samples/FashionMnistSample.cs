@@ -69,7 +69,7 @@ internal static class FashionMnistSample
             InferenceDType = ScalarType.BFloat16,
             Seed = 1,
             LogEverySteps = 100,
-            Progress = new StepPrinter(),
+            Progress = new ConsoleTrainingProgress(100),
         }).Fit(train);
         Console.WriteLine($"Pretraining: {model.TrainingReport!.Steps} steps in {model.TrainingReport.Seconds:F0} s.");
 
@@ -137,17 +137,6 @@ internal static class FashionMnistSample
             var gray = new float[784];
             for (int i = 0; i < 784; i++) gray[i] = pixels[i * 4] / 255f; // gray: every channel holds the level
             yield return new PixelRow { Label = label.ToString(), Pixels = gray };
-        }
-    }
-
-    private sealed class StepPrinter : IProgress<ClipTrainingProgress>
-    {
-        public void Report(ClipTrainingProgress p)
-        {
-            if (p.ValidationRecallAt1 is double recall)
-                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  epoch {0}/{1}: validation Recall@1 {2:P1}  [{3:mm\\:ss}]", p.Epoch, p.Epochs, recall, p.Elapsed));
-            else if (p.Step % 100 == 0)
-                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  step {0}/{1} loss {2:F3}  [{3:mm\\:ss}]", p.Step, p.TotalSteps, p.Loss, p.Elapsed));
         }
     }
 }

@@ -67,7 +67,7 @@ internal static class ShapesSample
             Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WeightDecay = 0.1, WarmupSteps = 50, Precision = TrainingPrecision.BFloat16Mixed },
             InferenceDType = ScalarType.BFloat16,
             Seed = 1,
-            Progress = new ConsoleProgress(),
+            Progress = new ConsoleTrainingProgress(25),
         });
         var model = pretrain.Fit(train);
         var report = model.TrainingReport!;
@@ -137,18 +137,5 @@ internal static class ShapesSample
     private sealed class ClassRow
     {
         public string Label { get; set; } = "";
-    }
-
-    private sealed class ConsoleProgress : IProgress<ClipTrainingProgress>
-    {
-        public void Report(ClipTrainingProgress p)
-        {
-            if (p.ValidationRecallAt1 is double recall)
-                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  epoch {0}/{1}: validation Recall@1 (mean of both directions) {2:P1}  [{3:mm\\:ss}]",
-                    p.Epoch, p.Epochs, recall, p.Elapsed));
-            else if (p.Step % 25 == 0 || p.Step == p.TotalSteps)
-                Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "  step {0}/{1} loss {2:F3} lr {3:E1}  [{4:mm\\:ss}]",
-                    p.Step, p.TotalSteps, p.Loss, p.LearningRate, p.Elapsed));
-        }
     }
 }

@@ -15,10 +15,7 @@ internal static class EmbeddingBenchmark
         manual_seed(0);
         using var fp32 = new ClipModel(ClipPresets.VitB32);
         fp32.eval();
-        using var bf16 = new ClipModel(ClipPresets.VitB32);
-        using (no_grad())
-            foreach (var ((_, target), (_, source)) in System.Linq.Enumerable.Zip(bf16.state_dict(), fp32.state_dict()))
-                target.copy_(source);
+        using var bf16 = fp32.Copy();
         bf16.eval();
         bf16.ToInferenceDType(ScalarType.BFloat16);
 

@@ -192,6 +192,21 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     }
 
     /// <summary>
+    /// A new model with the same architecture and an exact copy of every parameter and buffer, in float32 on
+    /// <paramref name="device"/> (null: this model's device). Fine-tuning and bf16 inference copies start here so
+    /// the original keeps its weights.
+    /// </summary>
+    public ClipModel Copy(Device? device = null)
+    {
+        var copy = new ClipModel(Config, device ?? Device);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var ((_, target), (_, source)) in copy.state_dict().Zip(state_dict()))
+            target.copy_(source);
+        return copy;
+    }
+
+    /// <summary>
     /// Casts the model for inference in <paramref name="dtype"/> (float32 or bfloat16) as open_clip's
     /// low-precision conversion: matrix weights and embeddings take the dtype; LayerNorm parameters,
     /// <c>logit_scale</c> and <c>logit_bias</c> stay fp32 (LayerNorm computes in fp32 anyway, and a bf16 logit

@@ -61,7 +61,7 @@ public class BadImageInputTests
     public void DecompressionBombIsRefusedBeforeDecoding()
     {
         // A 20,000 × 20,000 black PNG compresses to a few hundred kilobytes but decodes to 1.6 GB.
-        var bomb = BombPng(20_000, 20_000);
+        var bomb = TestPng.Solid(20_000, 20_000, colourType: 0, bitDepth: 8, value: 0);
         Assert.True(bomb.Length < 2_000_000, $"the test PNG is {bomb.Length} bytes");
         var error = InputError(ScoreWith(bomb, badRow: 1));
         Assert.Equal(1, error.Row);
@@ -70,51 +70,6 @@ public class BadImageInputTests
         Assert.Contains("not decoded", error.Message);
     }
 
-    private static byte[] BombPng(int width, int height)
-    {
-        // Hand-made PNG: IHDR + one zlib stream of zero rows (filter byte 0 + zero gray pixels), 8-bit grayscale.
-        using var raw = new System.IO.MemoryStream();
-        using (var z = new System.IO.Compression.ZLibStream(raw, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var row = new byte[width + 1];
-            for (int y = 0; y < height; y++) z.Write(row);
-        }
-        using var png = new System.IO.MemoryStream();
-        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
-        var ihdr = new byte[13];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8; // bit depth; colour type 0 (gray), compression 0, filter 0, interlace 0
-        Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", raw.ToArray());
-        Chunk(png, "IEND", []);
-        return png.ToArray();
-    }
-
-    private static void Chunk(System.IO.Stream png, string type, byte[] data)
-    {
-        var header = new byte[8];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(header, data.Length);
-        System.Text.Encoding.ASCII.GetBytes(type).CopyTo(header, 4);
-        png.Write(header);
-        png.Write(data);
-        var crc = Crc32(header.AsSpan(4).ToArray().Concat(data).ToArray());
-        var crcBytes = new byte[4];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(crcBytes, crc);
-        png.Write(crcBytes);
-    }
-
-    // PNG's CRC-32 (polynomial 0xEDB88320), bit by bit: test data only.
-    private static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-        }
-        return ~crc;
-    }
 }
 
 /// <summary>The two image column kinds (MLImage and encoded bytes) give the same embeddings.</summary>

@@ -23,49 +23,6 @@ public class UnusualInputTests
         public string? Text { get; set; }
     }
 
-    /// <summary>A PNG with the given colour type and bit depth, every sample set to <paramref name="value"/> (hand-encoded).</summary>
-    private static byte[] Png(int width, int height, byte colourType, byte bitDepth, byte value)
-    {
-        int channels = colourType switch { 0 => 1, 2 => 3, 4 => 2, 6 => 4, _ => throw new ArgumentException("colour type") };
-        int rowBytes = width * channels * bitDepth / 8;
-        using var raw = new MemoryStream();
-        using (var z = new ZLibStream(raw, CompressionLevel.Fastest, leaveOpen: true))
-            for (int y = 0; y < height; y++)
-            {
-                z.WriteByte(0);
-                z.Write(Enumerable.Repeat(value, rowBytes).ToArray());
-            }
-        using var png = new MemoryStream();
-        png.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = bitDepth;
-        ihdr[9] = colourType;
-        Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", raw.ToArray());
-        Chunk(png, "IEND", []);
-        return png.ToArray();
-    }
-
-    private static void Chunk(Stream png, string type, byte[] data)
-    {
-        var header = new byte[8];
-        BinaryPrimitives.WriteInt32BigEndian(header, data.Length);
-        System.Text.Encoding.ASCII.GetBytes(type).CopyTo(header, 4);
-        png.Write(header);
-        png.Write(data);
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in header.Skip(4).Concat(data))
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-        }
-        var crcBytes = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crcBytes, ~crc);
-        png.Write(crcBytes);
-    }
-
     [FixtureFact]
     public void GrayscaleAlphaAnd16BitImagesEmbedLikeTheirRgbEquivalent()
     {
@@ -73,11 +30,11 @@ public class UnusualInputTests
         var mlContext = new MLContext(seed: 1);
         var rows = new[]
         {
-            Png(40, 30, colourType: 2, bitDepth: 8, value: 128),   // RGB gray 128
-            Png(40, 30, colourType: 0, bitDepth: 8, value: 128),   // 8-bit grayscale
-            Png(40, 30, colourType: 0, bitDepth: 16, value: 128),  // 16-bit grayscale (0x8080)
-            Png(40, 30, colourType: 6, bitDepth: 8, value: 128),   // RGBA, alpha 128
-            Png(1, 1, colourType: 2, bitDepth: 8, value: 128),     // 1×1
+            TestPng.Solid(40, 30, colourType: 2, bitDepth: 8, value: 128),   // RGB gray 128
+            TestPng.Solid(40, 30, colourType: 0, bitDepth: 8, value: 128),   // 8-bit grayscale
+            TestPng.Solid(40, 30, colourType: 0, bitDepth: 16, value: 128),  // 16-bit grayscale (0x8080)
+            TestPng.Solid(40, 30, colourType: 6, bitDepth: 8, value: 128),   // RGBA, alpha 128
+            TestPng.Solid(1, 1, colourType: 2, bitDepth: 8, value: 128),     // 1×1
         }.Select(b => new ImageRow { ImageBytes = b }).ToList();
         var data = mlContext.Data.LoadFromEnumerable(rows);
         var embeddings = mlContext.Transforms.ClipImageEmbedding(trained.Bundle, inputColumnName: "ImageBytes").Fit(data).Transform(data)
@@ -116,7 +73,7 @@ public class UnusualInputTests
     {
         var trained = ClipStagesTestsAccess.Trained;
         using var temp = new TempDirectory();
-        File.WriteAllBytes(temp.File("good.png"), Png(8, 8, colourType: 2, bitDepth: 8, value: 90));
+        File.WriteAllBytes(temp.File("good.png"), TestPng.Solid(8, 8, colourType: 2, bitDepth: 8, value: 90));
         var mlContext = new MLContext(seed: 1);
         var data = mlContext.Data.LoadFromEnumerable(new[] { new PathRow { ImagePath = "good.png" }, new PathRow { ImagePath = "missing.png" } });
         var pipeline = mlContext.Transforms.LoadRawImageBytes("ImageBytes", temp.Path, "ImagePath")

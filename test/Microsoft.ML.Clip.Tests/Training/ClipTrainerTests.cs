@@ -25,20 +25,6 @@ public class ClipTrainerTests
         return new ClipModel(Config);
     }
 
-    /// <summary>
-    /// An identical copy: tests run in parallel and share libtorch's global generator, so two models built
-    /// after the same manual_seed are not guaranteed to be equal.
-    /// </summary>
-    private static ClipModel CopyOf(ClipModel model)
-    {
-        var copy = new ClipModel(model.Config);
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        foreach (var ((_, target), (_, source)) in copy.state_dict().Zip(model.state_dict()))
-            target.copy_(source);
-        return copy;
-    }
-
     private static TrainingBatch RandomBatch(int size, int seed)
     {
         var generator = new Generator((ulong)seed);
@@ -65,7 +51,7 @@ public class ClipTrainerTests
     {
         // Same initial weights, same batch: micro-batches of 3 (cached negatives) vs one pass of 8.
         using var full = NewModel(5);
-        using var accumulated = CopyOf(full);
+        using var accumulated = full.Copy();
         var options = new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 0, GradientClipNorm = null };
         using var t1 = new ClipTrainer(full, new ContrastiveObjective(), options, 10);
         using var t2 = new ClipTrainer(accumulated, new ContrastiveObjective(), options with { MicroBatchSize = 3 }, 10);
@@ -126,7 +112,7 @@ public class ClipTrainerTests
     public void MixedPrecisionTracksFloat32()
     {
         using var fp32 = NewModel(7);
-        using var mixed = CopyOf(fp32);
+        using var mixed = fp32.Copy();
         using var t1 = new ClipTrainer(fp32, new ContrastiveObjective(), new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 1 }, 20);
         using var t2 = new ClipTrainer(mixed, new ContrastiveObjective(), new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 1, Precision = TrainingPrecision.BFloat16Mixed }, 20);
         using var batch = RandomBatch(8, 4);

@@ -99,11 +99,7 @@ public sealed class ClipModelBundle
         {
             if (_inference is null)
             {
-                var copy = new ClipModel(Model.Config, Model.Device);
-                using (NewDisposeScope())
-                using (no_grad())
-                    foreach (var ((_, target), (_, source)) in copy.state_dict().Zip(Model.state_dict()))
-                        target.copy_(source);
+                var copy = Model.Copy();
                 copy.eval();
                 _inference = copy.ToInferenceDType(InferenceDType);
             }

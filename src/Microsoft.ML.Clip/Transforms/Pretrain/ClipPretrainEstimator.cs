@@ -214,11 +214,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         if (o.InitialModel is { } initial)
         {
             // Fine-tuning works on a copy: the caller's bundle keeps scoring with its own weights.
-            var copy = new ClipModel(initial.Model.Config, o.Device ?? initial.Model.Device);
-            using (NewDisposeScope())
-            using (no_grad())
-                foreach (var ((_, target), (_, source)) in copy.state_dict().Zip(initial.Model.state_dict()))
-                    target.copy_(source);
+            var copy = initial.Model.Copy(o.Device);
             return new ClipModelBundle(copy, initial.Tokenizer, initial.Preprocessing, o.InferenceDType) { Similarity = objective.Similarity };
         }
         manual_seed(o.Seed);

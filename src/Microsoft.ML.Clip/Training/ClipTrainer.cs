@@ -1,7 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Microsoft.ML.Clip.Distributed;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Training.Distributed;
 using Microsoft.ML.Clip.Training.Objectives;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,13 +35,21 @@ public sealed class ClipTrainer : IDisposable
     private readonly ClipTrainerOptions _options;
     private readonly AdamW _optimizer;
     private readonly List<(string Name, Parameter Master, Parameter Working)> _pairs;
+    private readonly ProcessGroup? _group;
+    private readonly DataParallelStep? _parallel;
 
     /// <summary>Prepares training of <paramref name="model"/> (float32 weights; it is updated in place).</summary>
     /// <param name="model">The model, float32.</param>
     /// <param name="objective">What is minimised.</param>
     /// <param name="options">Optimization settings.</param>
     /// <param name="totalSteps">Optimizer steps planned for the run (for the cosine schedule).</param>
-    public ClipTrainer(ClipModel model, ClipObjective objective, ClipTrainerOptions options, long totalSteps)
+    /// <param name="processGroup">
+    /// For data-parallel training: the job's processes, each calling <see cref="Step"/> with its own share of every
+    /// global batch. The loss is then the global batch's, and gradients are summed over the processes, so every
+    /// process takes the same update. The model must start identical on every process (see <see cref="TrainingStateSync"/>).
+    /// Null: this process alone.
+    /// </param>
+    public ClipTrainer(ClipModel model, ClipObjective objective, ClipTrainerOptions options, long totalSteps, ProcessGroup? processGroup = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(objective);
@@ -68,7 +78,18 @@ public sealed class ClipTrainer : IDisposable
         {
             _pairs = [];
         }
+        if (processGroup is { Size: > 1 })
+        {
+            _group = processGroup;
+            _parallel = new DataParallelStep(processGroup, objective, GradientSources());
+        }
     }
+
+    /// <summary>The processes this trainer shares its steps with, or null when it trains alone.</summary>
+    public ProcessGroup? ProcessGroup => _group;
+
+    /// <summary>Time this process has spent waiting for other processes' data in <see cref="Step"/> (data-parallel training).</summary>
+    public TimeSpan CommunicationWait => _parallel?.CommunicationWait ?? TimeSpan.Zero;
 
     /// <summary>The learning-rate schedule of the run.</summary>
     public LearningRateSchedule Schedule { get; }
@@ -79,8 +100,12 @@ public sealed class ClipTrainer : IDisposable
     /// <summary>Optimizer steps taken.</summary>
     public long StepCount => _optimizer.StepCount;
 
-    /// <summary>Performs one optimizer step on <paramref name="batch"/> (on the model's device).</summary>
-    public TrainingStepResult Step(TrainingBatch batch)
+    /// <summary>
+    /// Performs one optimizer step on <paramref name="batch"/> (on the model's device). In data-parallel training the
+    /// batch is this process's share of the global batch and <paramref name="agreement"/> (from
+    /// <see cref="JobHealth.Agree"/>) the shares of all processes; when null, the processes agree here.
+    /// </summary>
+    public TrainingStepResult Step(TrainingBatch batch, StepAgreement? agreement = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var model = _working ?? _master;
@@ -92,8 +117,17 @@ public sealed class ClipTrainer : IDisposable
         using (var scope = NewDisposeScope())
         {
             ZeroGradients();
-            loss = ForwardBackward(model, batch);
-            var gradients = CollectGradients();
+            Dictionary<string, Tensor> gradients;
+            if (_parallel is null)
+            {
+                loss = ForwardBackward(model, batch);
+                gradients = CollectGradients();
+            }
+            else
+            {
+                agreement ??= JobHealth.Agree(_group!, batch.Count, null, cancelled: false);
+                (loss, gradients) = _parallel.Run(model, batch, agreement, _options.MicroBatchSize);
+            }
             double norm = GlobalNorm(gradients.Values);
             double lr = Schedule.At(_optimizer.StepCount);
             if (!double.IsFinite(loss) || !double.IsFinite(norm))
@@ -170,20 +204,34 @@ public sealed class ClipTrainer : IDisposable
         return first;
     }
 
+    /// <summary>
+    /// The parameters whose gradients the optimizer reads, by optimizer name: the model's own (the bf16 working copy's
+    /// in mixed precision) and the objective's.
+    /// </summary>
+    private List<(string Name, Parameter Parameter)> GradientSources()
+    {
+        if (_working is null)
+            return _optimizer.Parameters.Select(p => (p.Name, p.Parameter)).ToList();
+        return _pairs.Select(p => (p.Name, p.Working))
+            .Concat(_optimizer.Parameters.Where(p => p.Name.StartsWith("objective.", StringComparison.Ordinal)).Select(p => (p.Name, p.Parameter)))
+            .ToList();
+    }
+
     private Dictionary<string, Tensor> CollectGradients()
     {
         var result = new Dictionary<string, Tensor>();
-        if (_working is null)
-        {
-            foreach (var p in _optimizer.Parameters)
-                if (p.Parameter.grad is Tensor g) result[p.Name] = g;
-            return result;
-        }
-        foreach (var (name, _, working) in _pairs)
-            if (working.grad is Tensor g) result[name] = g.to(ScalarType.Float32);
-        foreach (var p in _optimizer.Parameters.Where(p => p.Name.StartsWith("objective.", StringComparison.Ordinal)))
-            if (p.Parameter.grad is Tensor g) result[p.Name] = g;
+        foreach (var (name, parameter) in GradientSources())
+            if (parameter.grad is Tensor g) result[name] = g.dtype == ScalarType.Float32 ? g : g.to(ScalarType.Float32);
         return result;
+    }
+
+    /// <summary>
+    /// Call after the master weights were changed outside the trainer (a checkpoint restored, weights received from
+    /// another process): refreshes the bf16 working copy of mixed-precision training.
+    /// </summary>
+    public void MasterWeightsChanged()
+    {
+        if (_working is not null) CopyMasterToWorking();
     }
 
     private static double GlobalNorm(IEnumerable<Tensor> gradients)
@@ -215,5 +263,9 @@ public sealed class ClipTrainer : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _working?.Dispose();
+    public void Dispose()
+    {
+        _parallel?.Dispose();
+        _working?.Dispose();
+    }
 }

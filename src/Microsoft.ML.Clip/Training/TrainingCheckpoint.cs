@@ -54,22 +54,44 @@ public sealed class TrainingCheckpoints
     /// <summary>Writes a checkpoint for <paramref name="position"/>, then deletes the oldest beyond <see cref="Keep"/>.</summary>
     public string Save(ClipModel model, AdamW optimizer, IReadOnlyDictionary<string, Tensor> objectiveState, TrainingPosition position)
     {
-        var tensors = new List<KeyValuePair<string, Tensor>>();
-        tensors.AddRange(model.state_dict().Select(p => new KeyValuePair<string, Tensor>("model." + p.Key, p.Value)));
-        tensors.AddRange(optimizer.StateDict().Select(p => new KeyValuePair<string, Tensor>("optim." + p.Key, p.Value)));
-        tensors.AddRange(objectiveState.Select(p => new KeyValuePair<string, Tensor>("objective." + p.Key, p.Value)));
-        var metadata = new Dictionary<string, string>
-        {
-            ["format"] = "pt",
-            ["clipmlnet.position"] = JsonSerializer.Serialize(position),
-            [ClipWeights.ConfigMetadataKey] = model.Config.ToOpenClipJson(),
-        };
         string path = Path.Combine(DirectoryPath, $"{Prefix}{position.Step.ToString("D9", CultureInfo.InvariantCulture)}{Extension}");
-        SafeTensors.Save(tensors, path, metadata);
+        SafeTensors.Save(Contents(model, optimizer, objectiveState), path, Metadata(model, position));
         foreach (var old in Files().Skip(Keep))
             File.Delete(old);
         return path;
     }
+
+    /// <summary>Writes the whole training state (what a checkpoint file holds) to <paramref name="stream"/>.</summary>
+    public static void Write(Stream stream, ClipModel model, AdamW optimizer, IReadOnlyDictionary<string, Tensor> objectiveState, TrainingPosition position) =>
+        SafeTensors.Save(Contents(model, optimizer, objectiveState), stream, Metadata(model, position));
+
+    /// <summary>Reads a state written by <see cref="Write"/> (or a checkpoint file) into <paramref name="model"/> and <paramref name="optimizer"/>.</summary>
+    public static (TrainingPosition Position, Dictionary<string, Tensor> ObjectiveState) Read(Stream stream, string source, ClipModel model, AdamW optimizer)
+    {
+        var header = SafeTensors.ReadHeader(stream, source);
+        var position = header.Metadata.TryGetValue("clipmlnet.position", out var json) ? JsonSerializer.Deserialize<TrainingPosition>(json) : null;
+        if (position is null) throw new InvalidDataException($"'{source}' has no training position in its metadata.");
+        stream.Position = 0;
+        var tensors = SafeTensors.Load(stream, source);
+        using var scope = NewDisposeScope();
+        ClipWeights.Load(model, Select(tensors, "model."), source);
+        optimizer.LoadStateDict(Select(tensors, "optim."));
+        var objective = Select(tensors, "objective.").ToDictionary(p => p.Key, p => p.Value.DetachFromDisposeScope());
+        return (position, objective);
+    }
+
+    private static IEnumerable<KeyValuePair<string, Tensor>> Contents(ClipModel model, AdamW optimizer, IReadOnlyDictionary<string, Tensor> objectiveState) =>
+        model.state_dict().Select(p => new KeyValuePair<string, Tensor>("model." + p.Key, p.Value))
+            .Concat(optimizer.StateDict().Select(p => new KeyValuePair<string, Tensor>("optim." + p.Key, p.Value)))
+            .Concat(objectiveState.Select(p => new KeyValuePair<string, Tensor>("objective." + p.Key, p.Value)))
+            .ToList();
+
+    private static Dictionary<string, string> Metadata(ClipModel model, TrainingPosition position) => new()
+    {
+        ["format"] = "pt",
+        ["clipmlnet.position"] = JsonSerializer.Serialize(position),
+        [ClipWeights.ConfigMetadataKey] = model.Config.ToOpenClipJson(),
+    };
 
     /// <summary>
     /// Restores the newest readable checkpoint into <paramref name="model"/> and <paramref name="optimizer"/>
@@ -80,27 +102,15 @@ public sealed class TrainingCheckpoints
     {
         foreach (var path in Files())
         {
-            Dictionary<string, Tensor> tensors;
-            TrainingPosition? position;
             try
             {
                 using var stream = File.OpenRead(path);
-                var header = SafeTensors.ReadHeader(stream, path);
-                position = header.Metadata.TryGetValue("clipmlnet.position", out var json) ? JsonSerializer.Deserialize<TrainingPosition>(json) : null;
-                if (position is null) throw new InvalidDataException($"'{path}' has no training position in its metadata.");
-                stream.Position = 0;
-                tensors = SafeTensors.Load(stream, path);
+                return Read(stream, path, model, optimizer);
             }
             catch (Exception ex) when (ex is IOException or JsonException)
             {
                 warn?.Invoke($"Skipping unreadable checkpoint '{path}': {ex.Message}");
-                continue;
             }
-            using var scope = NewDisposeScope();
-            ClipWeights.Load(model, Select(tensors, "model."), path);
-            optimizer.LoadStateDict(Select(tensors, "optim."));
-            var objective = Select(tensors, "objective.").ToDictionary(p => p.Key, p => p.Value.DetachFromDisposeScope());
-            return (position, objective);
         }
         return null;
     }

@@ -41,4 +41,24 @@ public sealed class SigLipLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tenso
         var loss = ScalarSafe.Div(F.logsigmoid(labels * logits).sum(), -n);
         return loss.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The share of <see cref="Compute"/> owed to image rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>)
+    /// against every text column: shares of disjoint row ranges covering the batch add up to the whole loss, so each
+    /// process of a data-parallel job computes only its own samples' rows against the gathered texts.
+    /// </summary>
+    public static Tensor ComputeRows(Tensor imageFeatures, Tensor textFeatures, Tensor logitScale, Tensor logitBias, long start, long count)
+    {
+        LossChecks.PairedFeatures(imageFeatures, textFeatures);
+        LossChecks.Rows(imageFeatures, start, count);
+        using var scope = NewDisposeScope();
+        var image = imageFeatures.to(ScalarType.Float32).narrow(0, start, count);
+        var text = textFeatures.to(ScalarType.Float32);
+        long n = text.shape[0];
+        var logits = ScalarSafe.Add(logitScale.to(ScalarType.Float32).reshape() * image.matmul(text.t()), logitBias.to(ScalarType.Float32).reshape());
+        // +1 where column j is row i's own caption (j = start + i), −1 elsewhere.
+        var positives = eye(count, n, dtype: ScalarType.Float32, device: image.device).roll(start, 1);
+        var labels = ScalarSafe.Add(ScalarSafe.Mul(positives, 2), -1);
+        return ScalarSafe.Div(F.logsigmoid(labels * logits).sum(), -n).MoveToOuterDisposeScope();
+    }
 }

@@ -29,6 +29,22 @@ public abstract class ClipObjective
     public abstract Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters);
 
     /// <summary>
+    /// In data-parallel training, this process's share of the loss of the gathered global batch
+    /// <paramref name="features"/>, whose rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>)
+    /// are this process's samples. The shares of all processes must add up to <see cref="Loss"/> of the whole
+    /// batch: the trainer sums their gradients. The default takes <c>count / N</c> of the whole loss, which is right
+    /// for any objective (queues and teachers see the whole batch on every process, so they stay in step) but
+    /// computes the full N × N loss on every process; objectives whose loss is a sum over rows (CLIP, SigLIP)
+    /// override it to compute their own rows against all columns only.
+    /// </summary>
+    public virtual Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters)
+    {
+        using var scope = NewDisposeScope();
+        var whole = Loss(model, features, trainModelLevelParameters);
+        return ScalarSafe.Mul(whole, (double)count / features.Count).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// Adjusts the architecture of a model trained from scratch (e.g. SigLIP's learnable bias and its
     /// initial temperature). Called before the model is created; not called when fine-tuning.
     /// </summary>

@@ -28,4 +28,12 @@ public sealed class ContrastiveObjective : ClipObjective
         var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
         return ClipLoss.Compute(features["image"], features["text"], logitScale.exp()).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public override Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters)
+    {
+        using var scope = NewDisposeScope();
+        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        return ClipLoss.ComputeRows(features["image"], features["text"], logitScale.exp(), start, count).MoveToOuterDisposeScope();
+    }
 }

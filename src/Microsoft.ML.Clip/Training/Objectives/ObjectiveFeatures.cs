@@ -37,6 +37,13 @@ public sealed class ObjectiveFeatures : IDisposable
     /// <summary>A copy detached from the autograd graph (for caching).</summary>
     public ObjectiveFeatures Detach() => new(_tensors.ToDictionary(p => p.Key, p => p.Value.detach()));
 
+    /// <summary>Moves the tensors out of the current dispose scope (see TorchSharp's <c>MoveToOuterDisposeScope</c>); returns this.</summary>
+    public ObjectiveFeatures MoveToOuterDisposeScope()
+    {
+        foreach (var t in _tensors.Values) t.MoveToOuterDisposeScope();
+        return this;
+    }
+
     /// <summary>Concatenates per-micro-batch features along the sample dimension.</summary>
     public static ObjectiveFeatures Concat(IReadOnlyList<ObjectiveFeatures> parts) =>
         new(parts[0].Names.ToDictionary(name => name, name => cat(parts.Select(p => p[name]).ToArray(), 0)));

@@ -77,6 +77,16 @@ public sealed class EvaClipObjective : ClipObjective
         return ClipLoss.Compute(features["image"], features["text"], logitScale.exp()).MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc/>
+    public override Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(features);
+        using var scope = NewDisposeScope();
+        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        return ClipLoss.ComputeRows(features["image"], features["text"], logitScale.exp(), start, count).MoveToOuterDisposeScope();
+    }
+
     /// <summary>
     /// Normalised image embeddings [N, embed_dim] (fp32); in training mode from a random subset of
     /// ⌊P·(1 − p)⌋ patches per image (at least one) plus the class token, drawn independently for each image

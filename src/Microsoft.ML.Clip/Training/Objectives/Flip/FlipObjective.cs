@@ -120,6 +120,10 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         _loss.Loss(model, features, trainModelLevelParameters);
 
     /// <inheritdoc/>
+    public override Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters) =>
+        _loss.LocalLoss(model, features, start, count, trainModelLevelParameters);
+
+    /// <inheritdoc/>
     public override AdamW? CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options) =>
         _loss.CreateOptimizer(parameters, options);
 

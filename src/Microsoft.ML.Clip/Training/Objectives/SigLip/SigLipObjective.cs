@@ -77,4 +77,16 @@ public sealed class SigLipObjective : ClipObjective
         var logitBias = trainModelLevelParameters ? (Tensor)bias : bias.detach();
         return SigLipLoss.Compute(features["image"], features["text"], logitScale.exp(), logitBias).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public override Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(features);
+        var bias = model.LogitBias ?? throw new InvalidOperationException("SigLIP needs a model with a learnable logit_bias.");
+        using var scope = NewDisposeScope();
+        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        var logitBias = trainModelLevelParameters ? (Tensor)bias : bias.detach();
+        return SigLipLoss.ComputeRows(features["image"], features["text"], logitScale.exp(), logitBias, start, count).MoveToOuterDisposeScope();
+    }
 }

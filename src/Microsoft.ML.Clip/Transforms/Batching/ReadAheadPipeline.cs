@@ -20,9 +20,16 @@ internal sealed class ReadAheadPipeline : IDisposable
     private readonly CancellationTokenSource _cancel = new();
     private readonly Task _reader, _computer;
     private readonly int _batchSize;
+    private readonly RowShard? _shard;
 
-    public ReadAheadPipeline(BatchSession session, DataViewRowCursor ahead, int batchSize, int queueDepth = 2)
+    /// <param name="session">Reads, prepares and computes the rows.</param>
+    /// <param name="ahead">The cursor (owned).</param>
+    /// <param name="batchSize">Rows per batch.</param>
+    /// <param name="queueDepth">Batches each stage may run ahead.</param>
+    /// <param name="shard">Only this process's rows of the stream (data-parallel training); null: every row.</param>
+    public ReadAheadPipeline(BatchSession session, DataViewRowCursor ahead, int batchSize, int queueDepth = 2, RowShard? shard = null)
     {
+        _shard = shard;
         _ahead = ahead;
         _batchSize = batchSize;
         _session = session;
@@ -56,6 +63,7 @@ internal sealed class ReadAheadPipeline : IDisposable
                         throw _session.DescribeReadFailure(error, read);
                     }
                     if (!moved) { exhausted = true; break; }
+                    if (_shard is { } shard && !shard.Owns(read)) { read++; continue; } // another process's row: not read
                     read++;
                     getId(ref id);
                     long row = (long)id.Low;

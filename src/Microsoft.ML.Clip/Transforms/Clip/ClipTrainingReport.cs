@@ -20,6 +20,15 @@ public sealed class ClipTrainingReport
     /// <summary>Input rows skipped as unreadable (only with <c>SkipBadRows</c>; every one is also logged, up to 100).</summary>
     public long SkippedRows { get; internal set; }
 
+    /// <summary>Processes that trained together (1 unless launched data-parallel with <c>mpiexec</c>).</summary>
+    public int Processes { get; internal set; } = 1;
+
+    /// <summary>
+    /// Whether this is the process that logged, validated and wrote checkpoints (rank 0). Every process returns the
+    /// same weights; applications usually save the model from this one only.
+    /// </summary>
+    public bool IsMainProcess { get; internal set; } = true;
+
     /// <summary>Wall-clock seconds spent in this Fit call.</summary>
     public double Seconds { get; internal set; }
 }

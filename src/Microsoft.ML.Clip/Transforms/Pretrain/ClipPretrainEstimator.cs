@@ -9,6 +9,7 @@ using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Training;
+using Microsoft.ML.Clip.Training.Distributed;
 using Microsoft.ML.Clip.Training.Objectives;
 using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
@@ -52,9 +53,12 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         _channel = ch;
         _skippedRows = 0;
 
+        var processes = PretrainProcesses.Create(o.Distribution);
+        int localBatch = processes.LocalBatchSize(o.BatchSize, _host);
         var objective = o.Objective ?? new ContrastiveObjective();
         var bundle = CreateBundle(o, objective);
         var model = bundle.Model;
+        processes.ShareCores(model.Device, ch);
         var preprocessor = new ClipImagePreprocessor(bundle.Preprocessing);
         // Column checks first: the errors name the column and the expected type.
         ImageInput.Bind(input.Schema, o.ImageColumnName, preprocessor);
@@ -73,12 +77,15 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         if (batchesPerEpoch == 0)
             throw _host.Except($"ClipPretrain needs at least BatchSize = {o.BatchSize} training rows; the training data has {trainRows}.");
         long totalSteps = batchesPerEpoch * o.Epochs;
-        ch.Info($"ClipPretrain: objective {objective.Name}, {trainRows:N0} training rows, batch {o.BatchSize}, {o.Epochs} epochs = {totalSteps:N0} steps, " +
-                $"{CountParameters(model) / 1e6:F1} M parameters, {o.Trainer.Precision}, device {model.Device}.");
+        void Info(string message) { if (processes.IsMain) ch.Info(message); }
+        Info($"ClipPretrain: objective {objective.Name}, {trainRows:N0} training rows, batch {o.BatchSize}" +
+             (processes.Count > 1 ? $" ({processes.Count} processes × {localBatch})" : "") + $", {o.Epochs} epochs = {totalSteps:N0} steps, " +
+             $"{CountParameters(model) / 1e6:F1} M parameters, {o.Trainer.Precision}, device {model.Device}.");
 
-        using var trainer = new ClipTrainer(model, objective, o.Trainer, totalSteps);
-        var report = new ClipTrainingReport();
-        var checkpoints = o.CheckpointDirectory is null ? null : new TrainingCheckpoints(o.CheckpointDirectory, o.KeepCheckpoints);
+        using var trainer = new ClipTrainer(model, objective, o.Trainer, totalSteps, processes.Group);
+        var report = new ClipTrainingReport { Processes = processes.Count, IsMainProcess = processes.IsMain };
+        // Only rank 0 touches the checkpoint folder; the others receive its state below.
+        var checkpoints = o.CheckpointDirectory is null || !processes.IsMain ? null : new TrainingCheckpoints(o.CheckpointDirectory, o.KeepCheckpoints);
         var position = new TrainingPosition(0, 0, 0);
         if (checkpoints is not null && o.Resume && checkpoints.TryRestoreLatest(model, trainer.Optimizer, ch.Warning) is { } restored)
         {
@@ -86,6 +93,18 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
             objective.LoadStateDict(restored.ObjectiveState);
             ch.Info($"Resumed from step {position.Step} (epoch {position.Epoch + 1}, batch {position.BatchesDoneInEpoch}) in '{checkpoints.DirectoryPath}'.");
         }
+        if (processes.Group is { } group)
+        {
+            // Every rank starts from rank 0's weights, optimizer and objective state (fresh or resumed, whatever
+            // the number of processes the checkpoint was written with).
+            var (syncedPosition, objectiveState) = TrainingStateSync.Broadcast(group, model, trainer.Optimizer, objective.StateDict(), position);
+            if (!processes.IsMain)
+            {
+                position = syncedPosition;
+                objective.LoadStateDict(objectiveState);
+            }
+        }
+        trainer.MasterWeightsChanged();
 
         using var pch = _host.StartProgressChannel("ClipPretrain");
         double lastLoss = double.NaN;
@@ -107,52 +126,73 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         {
             long skip = epoch == position.Epoch ? position.BatchesDoneInEpoch : 0;
             long done = 0;
-            var (view, random) = EpochOrder(data, train, epoch, ch);
+            var (view, random) = EpochOrder(data, train, epoch, ch, processes.IsMain);
             var image = ImageInput.Bind(view.Schema, o.ImageColumnName, preprocessor);
             var text = TextInput.Bind(view.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
             var cursor = SerialCursor.Create(view, [view.Schema[image.ColumnIndex], view.Schema[text.ColumnIndex]], random);
-            using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, [], BadRowHandler()), cursor, o.BatchSize))
+            using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, [], BadRowHandler()), cursor, localBatch, shard: processes.Shard(localBatch)))
             {
-                while (done < batchesPerEpoch && pipeline.Next() is ClipInputBatch batch)
+                while (done < batchesPerEpoch)
                 {
-                    if (batch.Count < 2) continue; // a batch whose rows were all skipped as bad
-                    if (batch.Count < o.BatchSize && !o.SkipBadRows) break; // the incomplete last batch: fewer negatives, skipped as open_clip's drop_last
-                    if (done < skip) { done++; continue; } // resumed run: these batches were trained on before the checkpoint
-                    try
+                    // A process that fails to read its rows, or is cancelled, tells the others at the agreement below,
+                    // so every process stops at the same step.
+                    ClipInputBatch? batch = null;
+                    Exception? readFailure = null;
+                    try { batch = pipeline.Next() as ClipInputBatch; }
+                    catch (Exception error) when (processes.Group is not null && error is not OperationCanceledException) { readFailure = error; }
+                    if (processes.Group is null)
                     {
-                        _host.CheckAlive();
-                        o.CancellationToken.ThrowIfCancellationRequested();
+                        if (batch is null) break;
+                        if (batch.Count < 2) continue; // a batch whose rows were all skipped as bad
+                        if (batch.Count < localBatch && !o.SkipBadRows) break; // the incomplete last batch: fewer negatives, skipped as open_clip's drop_last
                     }
-                    catch (OperationCanceledException)
+                    else if (batch is null && readFailure is null)
+                    {
+                        readFailure = new InvalidOperationException(
+                            $"The training data ended after {done} of the {batchesPerEpoch} batches of epoch {epoch + 1} expected from its {trainRows} rows; did it change during training?");
+                    }
+                    var cancellation = Cancellation();
+                    var agreement = processes.Agree(batch?.Count ?? 0, readFailure, cancellation is not null);
+                    if (done < skip) { done++; continue; } // resumed run: these batches were trained on before the checkpoint
+                    if (cancellation is not null || agreement?.Cancelled == true)
                     {
                         Save(epoch, done);
-                        throw;
+                        throw cancellation ?? new OperationCanceledException("ClipPretrain was cancelled on another process of the job.");
+                    }
+                    if (agreement is not null && (agreement.TotalRows < 2 || Array.IndexOf(agreement.RowCounts, 0) >= 0))
+                    {
+                        done++;
+                        if (processes.IsMain) ch.Warning($"Step {trainer.StepCount + 1}: a process has no readable rows in this batch (SkipBadRows); the batch is skipped on every process.");
+                        continue;
                     }
                     TrainingStepResult result;
-                    using (var pixels = batch.PixelTensor(bundle.Preprocessing.ImageSize))
+                    using (var pixels = batch!.PixelTensor(bundle.Preprocessing.ImageSize))
                     using (var tokens = batch.TokenTensor(bundle.ContextLength))
                     using (var onDevice = new TrainingBatch(pixels.to(model.Device), tokens.to(model.Device)))
-                        result = trainer.Step(onDevice);
+                        result = trainer.Step(onDevice, agreement);
                     done++;
                     step = trainer.StepCount;
                     if (result.Skipped)
                     {
                         report.SkippedSteps++;
-                        ch.Warning($"Step {step + 1}: non-finite loss or gradient; step skipped.");
+                        if (processes.IsMain) ch.Warning($"Step {step + 1}: non-finite loss or gradient; step skipped.");
                         continue;
                     }
                     lastLoss = result.Loss;
                     report.Losses.Add((step, result.Loss));
                     if (step % Math.Max(1, o.LogEverySteps) == 0 || done == batchesPerEpoch)
-                        ch.Info(string.Format(CultureInfo.InvariantCulture, "epoch {0}/{1} step {2}/{3} loss {4:F4} lr {5:E2} temperature {6:F1} grad-norm {7:F3}",
+                        Info(string.Format(CultureInfo.InvariantCulture, "epoch {0}/{1} step {2}/{3} loss {4:F4} lr {5:E2} temperature {6:F1} grad-norm {7:F3}",
                             epoch + 1, o.Epochs, step, totalSteps, result.Loss, result.LearningRate, result.Temperature, result.GradientNorm));
-                    o.Progress?.Report(new ClipTrainingProgress(epoch + 1, o.Epochs, step, totalSteps, result.Loss, result.LearningRate, null, clock.Elapsed));
+                    if (processes.IsMain)
+                        o.Progress?.Report(new ClipTrainingProgress(epoch + 1, o.Epochs, step, totalSteps, result.Loss, result.LearningRate, null, clock.Elapsed));
                     if (o.CheckpointEverySteps > 0 && step % o.CheckpointEverySteps == 0 && done < batchesPerEpoch)
                         Save(epoch, done);
                 }
             }
+            if (processes.Group is { } job)
+                TrainingStateSync.VerifyIdentical(job, model);
             Save(epoch + 1, 0);
-            if (validation is not null)
+            if (validation is not null && processes.IsMain)
             {
                 bundle.InvalidateInferenceCopy();
                 var metrics = Validate(bundle, validation);
@@ -180,7 +220,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
     /// loader can shuffle (its own random access); otherwise ML.NET's pool shuffle, which can only carry
     /// cacheable columns (encoded bytes, not MLImage); otherwise the stored order, with a warning.
     /// </summary>
-    private (IDataView View, Random? Random) EpochOrder(DataOperationsCatalog data, IDataView train, int epoch, IChannel ch)
+    private (IDataView View, Random? Random) EpochOrder(DataOperationsCatalog data, IDataView train, int epoch, IChannel ch, bool warn)
     {
         int seed = unchecked(_options.Seed * 1000 + epoch);
         if (train.CanShuffle)
@@ -188,10 +228,22 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var pooled = data.ShuffleRows(train, seed: seed, shufflePoolSize: _options.ShufflePoolSize);
         if (pooled.Schema.GetColumnOrNull(_options.ImageColumnName) is not null && pooled.Schema.GetColumnOrNull(_options.TextColumnName) is not null)
             return (pooled, null);
-        if (epoch == 0)
+        if (epoch == 0 && warn)
             ch.Warning($"The training data cannot be shuffled (its loader has no random access and column '{_options.ImageColumnName}' cannot be pooled); " +
                        "epochs read it in stored order. Cache it (mlContext.Data.Cache) or load encoded bytes to shuffle.");
         return (train, null);
+    }
+
+    /// <summary>The cancellation asked for by the host or the token, as the exception to throw; null when none.</summary>
+    private OperationCanceledException? Cancellation()
+    {
+        try
+        {
+            _host.CheckAlive();
+            _options.CancellationToken.ThrowIfCancellationRequested();
+            return null;
+        }
+        catch (OperationCanceledException cancelled) { return cancelled; }
     }
 
     private long _skippedRows;

@@ -44,8 +44,19 @@ public sealed class ClipPretrainOptions
     /// <summary>Passes over the training data.</summary>
     public int Epochs { get; set; } = 10;
 
-    /// <summary>Image–caption pairs per optimizer step (the contrastive batch: every pair is a negative for the others).</summary>
+    /// <summary>
+    /// Image–caption pairs per optimizer step (the contrastive batch: every pair is a negative for the others). In
+    /// data-parallel training this is the global batch: each of N processes reads <c>BatchSize / N</c> of its pairs,
+    /// so the same settings train the same model on any number of processes.
+    /// </summary>
     public int BatchSize { get; set; } = 64;
+
+    /// <summary>
+    /// Data-parallel training over MPI (launch the application with <c>mpiexec -n N</c>): by default used when
+    /// <c>mpiexec</c> started more than one process. Every process runs the same pipeline and reads its own share of
+    /// each batch; rank 0 logs, validates and writes checkpoints. See <see cref="ClipDistribution"/>.
+    /// </summary>
+    public ClipDistribution Distribution { get; set; } = ClipDistribution.Auto;
 
     /// <summary>Optimizer, schedule, accumulation and precision settings.</summary>
     public ClipTrainerOptions Trainer { get; set; } = new();

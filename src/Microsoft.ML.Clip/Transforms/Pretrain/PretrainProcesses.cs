@@ -1,0 +1,77 @@
+using System;
+using Microsoft.ML.Clip.Distributed;
+using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Training.Distributed;
+using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Transforms;
+
+/// <summary>
+/// The processes a <c>ClipPretrain</c> run trains on: one, or the ranks of an MPI job. Holds what the estimator needs
+/// to know about them (which rows this process reads, whether it is the one that logs and writes) so that the
+/// training loop reads the same in both cases.
+/// </summary>
+internal sealed class PretrainProcesses
+{
+    private PretrainProcesses(ProcessGroup? group) => Group = group;
+
+    /// <summary>The MPI job, or null when training alone.</summary>
+    public ProcessGroup? Group { get; }
+
+    /// <summary>Whether this process logs, validates and writes checkpoints (rank 0, or the only process).</summary>
+    public bool IsMain => Group?.IsMain ?? true;
+
+    /// <summary>Processes in the run.</summary>
+    public int Count => Group?.Size ?? 1;
+
+    /// <summary>This process's rank.</summary>
+    public int Rank => Group?.Rank ?? 0;
+
+    /// <summary>Joins the MPI job when <paramref name="distribution"/> asks for it (or detects it).</summary>
+    public static PretrainProcesses Create(ClipDistribution distribution)
+    {
+        bool useMpi = distribution switch
+        {
+            ClipDistribution.Mpi => true,
+            ClipDistribution.Auto => MpiProcessGroup.IsLaunchedByMpi,
+            _ => false,
+        };
+        if (!useMpi) return new PretrainProcesses(null);
+        var world = MpiProcessGroup.World;
+        return new PretrainProcesses(world.Size > 1 ? world : null);
+    }
+
+    /// <summary>Rows of each global batch this process trains on; the global batch must split evenly.</summary>
+    public int LocalBatchSize(int batchSize, IExceptionContext ectx)
+    {
+        if (batchSize % Count != 0)
+            throw ectx.Except($"BatchSize = {batchSize} is the global batch of all {Count} processes and must be a multiple of their number " +
+                              $"(each reads an equal share); use {batchSize / Count * Count} or {(batchSize / Count + 1) * Count}.");
+        int local = batchSize / Count;
+        return local;
+    }
+
+    /// <summary>This process's share of every epoch's rows, or null when training alone.</summary>
+    public RowShard? Shard(int localBatchSize) => Group is null ? null : new RowShard(Rank, Count, localBatchSize);
+
+    /// <summary>
+    /// On the CPU, processes sharing a machine split its cores: libtorch would otherwise start as many threads as
+    /// cores in every process and they would fight for them.
+    /// </summary>
+    public void ShareCores(Device device, IChannel ch)
+    {
+        if (Group is null || device.type != TorchSharp.DeviceType.CPU) return;
+        int local = Group.LocalSize;
+        int share = Math.Max(1, Environment.ProcessorCount / local);
+        if (get_num_threads() > share)
+        {
+            set_num_threads(share);
+            if (IsMain) ch.Info($"{local} processes share this machine's {Environment.ProcessorCount} cores: {share} libtorch threads each.");
+        }
+    }
+
+    /// <summary>The agreement at a step's start (null when training alone); throws on every process when one failed.</summary>
+    public StepAgreement? Agree(int rows, Exception? failure, bool cancelled) =>
+        Group is null ? null : JobHealth.Agree(Group, rows, failure, cancelled);
+}

@@ -1,0 +1,167 @@
+// Usage: DistributedProbe <mode> key=value ...
+//   trainer  out=DIR steps=N batch=G [objective=clip|siglip|wenlan] [micro=M] [precision=bf16]
+//            ClipTrainer on deterministic tensors: with P processes, rank r trains on rows [r·G/P, (r+1)·G/P) of every
+//            global batch. Every rank writes DIR/rank<r>.txt (one "step loss checksum" line per step); rank 0 writes
+//            DIR/weights.safetensors.
+//   pretrain out=DIR epochs=E batch=G [checkpoints=DIR] [badrow=K] [kill-after-checkpoint=R] [precision=bf16]
+//            ClipPretrain on the built-in shapes data; rank 0 writes DIR/weights.safetensors and DIR/losses.txt.
+//            badrow=K makes row K unreadable; kill-after-checkpoint=R kills rank R once a checkpoint exists.
+// Exit code 0 on success; 3 with "rank r: <exception>" on stderr when training failed.
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using Microsoft.ML;
+using Microsoft.ML.Clip;
+using Microsoft.ML.Clip.Datasets;
+using Microsoft.ML.Clip.Distributed;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Training;
+using Microsoft.ML.Clip.Training.Distributed;
+using Microsoft.ML.Clip.Training.Objectives;
+using Microsoft.ML.Clip.Training.Objectives.SigLip;
+using Microsoft.ML.Clip.Training.Objectives.WenLan;
+using Microsoft.ML.Clip.Weights;
+using Microsoft.ML.Data;
+using static TorchSharp.torch;
+
+var settings = args.Skip(1).Select(a => a.Split('=', 2)).ToDictionary(p => p[0], p => p.Length > 1 ? p[1] : "");
+string Get(string key, string fallback = "") => settings.TryGetValue(key, out var v) ? v : fallback;
+int GetInt(string key, int fallback) => int.Parse(Get(key, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+set_num_threads(1); // the same arithmetic in every run, whatever the machine's load
+
+var group = MpiProcessGroup.IsLaunchedByMpi ? MpiProcessGroup.World : null;
+int rank = group?.Rank ?? 0;
+string outDir = Get("out");
+Directory.CreateDirectory(outDir);
+var precision = Get("precision") == "bf16" ? TrainingPrecision.BFloat16Mixed : TrainingPrecision.Float32;
+try
+{
+    switch (args.FirstOrDefault())
+    {
+        case "trainer": Trainer(); break;
+        case "pretrain": Pretrain(); break;
+        default: Console.Error.WriteLine("usage: DistributedProbe trainer|pretrain key=value ..."); return 2;
+    }
+}
+catch (Exception error)
+{
+    Console.Error.WriteLine($"rank {rank}: {error.GetType().Name}: {error.Message}");
+    return 3;
+}
+return 0;
+
+void Trainer()
+{
+    int steps = GetInt("steps", 4), batch = GetInt("batch", 8);
+    int processes = group?.Size ?? 1, local = batch / processes;
+    ClipObjective objective = Get("objective", "clip") switch
+    {
+        "siglip" => new SigLipObjective(),
+        "wenlan" => new WenLanObjective(new WenLanOptions { QueueSize = 2 * batch }),
+        _ => new ContrastiveObjective(),
+    };
+    var config = objective.PrepareArchitecture(TinyConfig(vocab: 64));
+    manual_seed(7);
+    using var model = new ClipModel(config, CPU);
+    var options = new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 1, Precision = precision, MicroBatchSize = settings.ContainsKey("micro") ? GetInt("micro", 0) : null };
+    using var trainer = new ClipTrainer(model, objective, options, steps, group);
+    using var log = new StreamWriter(Path.Combine(outDir, $"rank{rank}.txt"));
+    for (int step = 0; step < steps; step++)
+    {
+        using var scope = NewDisposeScope();
+        var (pixels, tokens) = GlobalBatch(step, batch, config);
+        using var mine = new TrainingBatch(pixels.narrow(0, rank * local, group is null ? batch : local).clone(), tokens.narrow(0, rank * local, group is null ? batch : local).clone());
+        var result = trainer.Step(mine);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.Step} {result.Loss:R} {TrainingStateSync.Checksum(model):x16}"));
+    }
+    if (rank == 0) ClipWeights.Save(model, Path.Combine(outDir, "weights.safetensors"));
+}
+
+void Pretrain()
+{
+    var mlContext = new MLContext(seed: 1);
+    var shapes = ShapesDataset.ToDataView(mlContext, new ShapesDatasetOptions { Count = 96, Seed = 1, ImageSize = 32, Split = ShapesSplit.All });
+    var tokenizer = ClipBpeTrainer.Train(shapes.GetColumn<string>(ShapesColumns.Caption), new ClipBpeTrainerOptions { VocabularySize = 600 });
+    IDataView data = shapes;
+    if (settings.ContainsKey("badrow"))
+    {
+        int bad = GetInt("badrow", 0);
+        var images = shapes.GetColumn<byte[]>(ShapesColumns.ImageBytes).ToList();
+        var captions = shapes.GetColumn<string>(ShapesColumns.Caption).ToList();
+        images[bad] = [1, 2, 3, 4, 5, 6, 7, 8];
+        data = mlContext.Data.LoadFromEnumerable(images.Zip(captions, (i, c) => new Pair { ImageBytes = i, Caption = c }));
+    }
+    string? checkpoints = settings.TryGetValue("checkpoints", out var c) ? c : null;
+    if (settings.ContainsKey("kill-after-checkpoint") && GetInt("kill-after-checkpoint", -1) == rank && checkpoints is not null)
+    {
+        // A process that dies without a word (as on a lost machine): once rank 0 has written a checkpoint.
+        new Thread(() =>
+        {
+            while (!Directory.Exists(checkpoints) || Directory.GetFiles(checkpoints, "checkpoint-*.safetensors").Length == 0) Thread.Sleep(20);
+            Environment.FailFast("killed by the test");
+        }) { IsBackground = true }.Start();
+    }
+    var losses = new List<string>();
+    var model = mlContext.Transforms.ClipPretrain(new ClipPretrainOptions
+    {
+        Architecture = TinyConfig(tokenizer.VocabularySize),
+        Tokenizer = tokenizer,
+        ImageColumnName = ShapesColumns.ImageBytes,
+        TextColumnName = ShapesColumns.Caption,
+        Epochs = GetInt("epochs", 2),
+        BatchSize = GetInt("batch", 16),
+        ValidationFraction = 0,
+        Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 2, Precision = precision },
+        Seed = 1,
+        CheckpointDirectory = checkpoints,
+        CheckpointEverySteps = checkpoints is null ? 0 : 1,
+        Progress = new Progress(losses),
+    }).Fit(data);
+    var report = model.TrainingReport!;
+    Console.WriteLine($"rank {rank}: done, {report.Steps} steps on {report.Processes} processes");
+    if (report.IsMainProcess)
+    {
+        ClipWeights.Save(model.Bundle.Model, Path.Combine(outDir, "weights.safetensors"));
+        File.WriteAllLines(Path.Combine(outDir, "losses.txt"), report.Losses.Select(l => string.Create(CultureInfo.InvariantCulture, $"{l.Step} {l.Loss:R}")));
+    }
+}
+
+static ClipConfig TinyConfig(int vocab) => new()
+{
+    EmbedDim = 32,
+    Vision = new VisionConfig { ImageSize = 32, Layers = 1, Width = 64, HeadWidth = 32, PatchSize = 8 },
+    Text = new TextConfig { ContextLength = 24, VocabSize = vocab, Width = 64, Heads = 2, Layers = 1 },
+};
+
+// The same global batch on every process: random pixels and captions (start, 1–20 random tokens, end) from the step.
+static (Tensor Pixels, Tensor Tokens) GlobalBatch(int step, int batch, ClipConfig config)
+{
+    var generator = new TorchSharp.torch.Generator((ulong)(1000 + step));
+    var pixels = randn([batch, 3, config.Vision.ImageSize, config.Vision.ImageSize], generator: generator);
+    int vocab = config.Text.VocabSize, context = config.Text.ContextLength;
+    var tokens = new long[batch * context];
+    var random = new Random(step);
+    for (int i = 0; i < batch; i++)
+    {
+        int length = random.Next(1, 21);
+        tokens[i * context] = vocab - 2;
+        for (int j = 1; j <= length; j++) tokens[i * context + j] = random.Next(1, vocab - 2);
+        tokens[i * context + length + 1] = vocab - 1;
+    }
+    return (pixels, tensor(tokens, [batch, context]));
+}
+
+sealed class Pair
+{
+    [VectorType] public byte[] ImageBytes { get; set; } = [];
+    public string Caption { get; set; } = "";
+}
+
+sealed class Progress(List<string> lines) : IProgress<ClipTrainingProgress>
+{
+    public void Report(ClipTrainingProgress p) => lines.Add($"step {p.Step}");
+}

@@ -1,12 +1,13 @@
 // Usage: DistributedProbe <mode> key=value ...
-//   trainer  out=DIR steps=N batch=G [objective=clip|siglip|wenlan] [micro=M] [precision=bf16]
+//   trainer  out=DIR steps=N batch=G [objective=clip|siglip|wenlan] [micro=M] [precision=bf16] [fail=WHERE:RANK:STEP]
 //            ClipTrainer on deterministic tensors: with P processes, rank r trains on rows [r·G/P, (r+1)·G/P) of every
-//            global batch. Every rank writes DIR/rank<r>.txt (one "step loss checksum" line per step); rank 0 writes
-//            DIR/weights.safetensors.
-//   pretrain out=DIR epochs=E batch=G [checkpoints=DIR] [badrow=K] [kill-after-checkpoint=R] [precision=bf16]
+//            global batch. Every rank writes DIR/rank<r>.txt (one "step loss gradient-norm checksum" line per step); rank 0 writes
+//            DIR/weights.safetensors. fail= makes rank RANK throw at step STEP in WHERE (encode or loss).
+//   pretrain out=DIR epochs=E batch=G [checkpoints=DIR] [badrow=K] [kill-after-checkpoint=R] [stop-after=S] [precision=bf16]
 //            ClipPretrain on the built-in shapes data; rank 0 writes DIR/weights.safetensors and DIR/losses.txt.
-//            badrow=K makes row K unreadable; kill-after-checkpoint=R kills rank R once a checkpoint exists.
-// Exit code 0 on success; 3 with "rank r: <exception>" on stderr when training failed.
+//            badrow=K makes row K unreadable; kill-after-checkpoint=R kills rank R once a checkpoint exists;
+//            stop-after=S cancels rank 0 after step S.
+// Exit code 0 on success; 4 when cancelled; 3 with "rank r: <exception>" on stderr when training failed.
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -47,6 +48,11 @@ try
         default: Console.Error.WriteLine("usage: DistributedProbe trainer|pretrain key=value ..."); return 2;
     }
 }
+catch (OperationCanceledException error)
+{
+    Console.Error.WriteLine($"rank {rank}: cancelled: {error.Message}");
+    return 4;
+}
 catch (Exception error)
 {
     Console.Error.WriteLine($"rank {rank}: {error.GetType().Name}: {error.Message}");
@@ -64,6 +70,8 @@ void Trainer()
         "wenlan" => new WenLanObjective(new WenLanOptions { QueueSize = 2 * batch }),
         _ => new ContrastiveObjective(),
     };
+    if (Get("fail").Split(':') is [var where, var failRank, var failStep])
+        objective = new FailingObjective(objective, where, int.Parse(failRank, CultureInfo.InvariantCulture) == rank ? int.Parse(failStep, CultureInfo.InvariantCulture) : -1);
     var config = objective.PrepareArchitecture(TinyConfig(vocab: 64));
     manual_seed(7);
     using var model = new ClipModel(config, CPU);
@@ -76,7 +84,7 @@ void Trainer()
         var (pixels, tokens) = GlobalBatch(step, batch, config);
         using var mine = new TrainingBatch(pixels.narrow(0, rank * local, group is null ? batch : local).clone(), tokens.narrow(0, rank * local, group is null ? batch : local).clone());
         var result = trainer.Step(mine);
-        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.Step} {result.Loss:R} {TrainingStateSync.Checksum(model):x16}"));
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.Step} {result.Loss:R} {result.GradientNorm:R} {TrainingStateSync.Checksum(model):x16}"));
     }
     if (rank == 0) ClipWeights.Save(model, Path.Combine(outDir, "weights.safetensors"));
 }
@@ -106,6 +114,8 @@ void Pretrain()
         }) { IsBackground = true }.Start();
     }
     var losses = new List<string>();
+    using var cancel = new CancellationTokenSource();
+    int stopAfter = GetInt("stop-after", -1);
     var model = mlContext.Transforms.ClipPretrain(new ClipPretrainOptions
     {
         Architecture = TinyConfig(tokenizer.VocabularySize),
@@ -119,7 +129,8 @@ void Pretrain()
         Seed = 1,
         CheckpointDirectory = checkpoints,
         CheckpointEverySteps = checkpoints is null ? 0 : 1,
-        Progress = new Progress(losses),
+        Progress = new Progress(losses, step => { if (step == stopAfter) cancel.Cancel(); }),
+        CancellationToken = cancel.Token,
     }).Fit(data);
     var report = model.TrainingReport!;
     Console.WriteLine($"rank {rank}: done, {report.Steps} steps on {report.Processes} processes");
@@ -161,7 +172,36 @@ sealed class Pair
     public string Caption { get; set; } = "";
 }
 
-sealed class Progress(List<string> lines) : IProgress<ClipTrainingProgress>
+sealed class Progress(List<string> lines, Action<long> afterStep) : IProgress<ClipTrainingProgress>
 {
-    public void Report(ClipTrainingProgress p) => lines.Add($"step {p.Step}");
+    public void Report(ClipTrainingProgress p)
+    {
+        lines.Add($"step {p.Step}");
+        afterStep(p.Step);
+    }
+}
+
+// Delegates to an objective and throws on one rank at one step, in encoding or in the loss.
+sealed class FailingObjective(ClipObjective inner, string where, int failAtStep) : ClipObjective
+{
+    private int _step;
+    public override string Name => inner.Name;
+    public override ClipConfig PrepareArchitecture(ClipConfig config) => inner.PrepareArchitecture(config);
+    public override void Initialize(ClipModel model, Device device) => inner.Initialize(model, device);
+    public override ObjectiveFeatures Encode(ClipModel model, TrainingBatch batch)
+    {
+        if (where == "encode" && _step == failAtStep) throw new InvalidOperationException($"injected failure in encoding at step {_step}");
+        return inner.Encode(model, batch);
+    }
+    public override Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters) => inner.Loss(model, features, trainModelLevelParameters);
+    public override Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters)
+    {
+        if (where == "loss" && _step == failAtStep) throw new InvalidOperationException($"injected failure in the loss at step {_step}");
+        return inner.LocalLoss(model, features, start, count, trainModelLevelParameters);
+    }
+    public override void AfterStep(ClipModel model, ObjectiveFeatures? batchFeatures)
+    {
+        _step++;
+        inner.AfterStep(model, batchFeatures);
+    }
 }

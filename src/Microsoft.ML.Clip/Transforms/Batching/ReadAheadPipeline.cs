@@ -101,15 +101,24 @@ internal sealed class ReadAheadPipeline : IDisposable
         if (_computed.TryTake(out var batch, Timeout.Infinite))
             return batch;
         // Completed: surface the reason if a worker failed.
-        var failure = _reader.Exception ?? _computer.Exception;
-        if (failure is not null)
-            throw failure.InnerExceptions.Count == 1 ? failure.InnerException! : failure;
-        if (!_reader.IsCompleted) _reader.Wait();
-        if (!_computer.IsCompleted) _computer.Wait();
-        failure = _reader.Exception ?? _computer.Exception;
-        if (failure is not null)
-            throw failure.InnerExceptions.Count == 1 ? failure.InnerException! : failure;
+        Rethrow(_reader.Exception ?? _computer.Exception);
+        try { Task.WaitAll(_reader, _computer); }
+        catch (AggregateException) { /* rethrown below, unwrapped */ }
+        Rethrow(_reader.Exception ?? _computer.Exception);
         return null;
+    }
+
+    /// <summary>
+    /// Rethrows a worker's failure as the caller would expect it: the one exception (a ClipInputException naming the
+    /// row, say) rather than the task's and parallel loop's AggregateException wrappers around it.
+    /// </summary>
+    private static void Rethrow(AggregateException? failure)
+    {
+        if (failure is null) return;
+        var flat = failure.Flatten();
+        if (flat.InnerExceptions.Count == 1)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(flat.InnerExceptions[0]).Throw();
+        throw flat;
     }
 
     public void Dispose()

@@ -59,4 +59,102 @@ public class DataParallelTrainingTests(ITestOutputHelper output)
         output.WriteLine($"{setting}: max weight difference {max:E2}");
         Assert.True(max < 1e-5, $"weights differ by up to {max:E2}");
     }
+
+    [MpiFact]
+    public void ClipPretrainOnTwoProcessesReadsDisjointSharesOfTheSameBatches()
+    {
+        // Through the whole pipeline (shuffled epochs, sharded reading, rank 0 returning the model): two processes
+        // with global batch 16 train the model one process trains with batch 16.
+        using var temp = new TempDirectory();
+        MpiJob.RunOk(1, "pretrain", $"out={temp.File("one")}", "epochs=2", "batch=16");
+        var two = MpiJob.RunOk(2, "pretrain", $"out={temp.File("two")}", "epochs=2", "batch=16");
+        Assert.Contains("rank 0: done, 12 steps on 2 processes", two.Output);
+        Assert.Contains("rank 1: done, 12 steps on 2 processes", two.Output);
+        Assert.Equal(File.ReadAllLines(temp.File("one/losses.txt")).Length, File.ReadAllLines(temp.File("two/losses.txt")).Length);
+        double max = MaxDifference(temp.File("one/weights.safetensors"), temp.File("two/weights.safetensors"));
+        output.WriteLine($"max weight difference {max:E2}");
+        Assert.True(max < 1e-5, $"weights differ by up to {max:E2}");
+    }
+
+    [MpiTheory]
+    [InlineData(2, 1)]
+    [InlineData(1, 2)]
+    public void ARunResumesWithADifferentNumberOfProcesses(int before, int after)
+    {
+        using var temp = new TempDirectory();
+        string checkpoints = temp.File("checkpoints");
+        MpiJob.RunOk(1, "pretrain", $"out={temp.File("reference")}", "epochs=2", "batch=16");
+
+        // Cancelled on rank 0 after step 5: every process stops at the same step and rank 0 writes a checkpoint.
+        var stopped = MpiJob.Run(before, "pretrain", $"out={temp.File("stopped")}", "epochs=2", "batch=16", $"checkpoints={checkpoints}", "stop-after=5");
+        Assert.True(stopped.ExitCode != 0, "the cancelled run should not succeed");
+        for (int rank = 0; rank < before; rank++)
+            Assert.Contains($"rank {rank}: cancelled", stopped.Error);
+        Assert.Contains("checkpoint-000000005.safetensors", Directory.GetFiles(checkpoints).Select(Path.GetFileName));
+
+        MpiJob.RunOk(after, "pretrain", $"out={temp.File("resumed")}", "epochs=2", "batch=16", $"checkpoints={checkpoints}");
+        double max = MaxDifference(temp.File("reference/weights.safetensors"), temp.File("resumed/weights.safetensors"));
+        output.WriteLine($"{before} → {after} processes: max weight difference {max:E2}");
+        Assert.True(max < 1e-5, $"weights differ by up to {max:E2}");
+    }
+
+    [MpiFact]
+    public void AnUnreadableRowOnOneProcessStopsEveryProcessWithTheRowNamed()
+    {
+        using var temp = new TempDirectory();
+        string checkpoints = temp.File("checkpoints");
+        var result = MpiJob.Run(2, "pretrain", $"out={temp.File("out")}", "epochs=2", "batch=16", $"checkpoints={checkpoints}", "badrow=40");
+        Assert.NotEqual(0, result.ExitCode);
+        output.WriteLine(result.Error);
+        // The process that read the row reports its own error; the other names that process and its error.
+        const string rowError = "ClipInputException: Column 'ImageBytes', row 40";
+        var lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var own = Assert.Single(lines, l => l.Contains(": " + rowError, StringComparison.Ordinal) && !l.Contains("DistributedTrainingException", StringComparison.Ordinal));
+        int failed = own[5] - '0';
+        Assert.Single(lines, l => l.StartsWith($"rank {1 - failed}: DistributedTrainingException", StringComparison.Ordinal) && l.Contains($"rank {failed}: {rowError}", StringComparison.Ordinal));
+        AssertCheckpointsComplete(checkpoints);
+    }
+
+    [MpiTheory]
+    [InlineData("encode:1:2")]
+    [InlineData("loss:0:1")]
+    public void AFailureInsideAStepStopsEveryProcess(string failure)
+    {
+        using var temp = new TempDirectory();
+        var result = MpiJob.Run(2, "trainer", $"out={temp.File("out")}", "steps=4", "batch=8", $"fail={failure}");
+        Assert.NotEqual(0, result.ExitCode);
+        var parts = failure.Split(':');
+        int failed = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"rank {failed}: InvalidOperationException: injected failure", result.Error);
+        Assert.Contains($"rank {1 - failed}: DistributedTrainingException: Distributed training stopped on all 2 processes because one process failed — rank {failed}: InvalidOperationException: injected failure", result.Error);
+        // No step after the failure was taken by the process that did not fail.
+        Assert.Equal(int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture), File.ReadAllLines(temp.File($"out/rank{1 - failed}.txt")).Length);
+    }
+
+    [MpiFact]
+    public void AKilledProcessEndsTheJobAndLeavesOnlyCompleteCheckpoints()
+    {
+        using var temp = new TempDirectory();
+        string checkpoints = temp.File("checkpoints");
+        var result = MpiJob.Run(2, "pretrain", $"out={temp.File("out")}", "epochs=2", "batch=16", $"checkpoints={checkpoints}", "kill-after-checkpoint=1");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.False(File.Exists(temp.File("out/weights.safetensors")));
+        AssertCheckpointsComplete(checkpoints);
+        // The newest checkpoint continues the run, here on one process.
+        MpiJob.RunOk(1, "pretrain", $"out={temp.File("resumed")}", "epochs=2", "batch=16", $"checkpoints={checkpoints}");
+        Assert.True(File.Exists(temp.File("resumed/weights.safetensors")));
+    }
+
+    private static void AssertCheckpointsComplete(string folder)
+    {
+        var files = Directory.GetFiles(folder);
+        Assert.NotEmpty(files);
+        // Only finished checkpoints carry the checkpoint name (a write in progress has a temporary one), and each loads whole.
+        foreach (var file in files)
+        {
+            Assert.Matches(@"checkpoint-\d{9}\.safetensors$", Path.GetFileName(file));
+            using var scope = NewDisposeScope();
+            Assert.NotEmpty(SafeTensors.Load(file));
+        }
+    }
 }

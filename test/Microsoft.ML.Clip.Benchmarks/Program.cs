@@ -21,7 +21,14 @@ public static class Program
             ("training", () => TrainingBenchmark.Run()),
             ("objectives", () => ObjectivesBenchmark.Run()),
             ("pipeline", () => PipelineBenchmark.Run()),
+            ("data-parallel", () => DataParallelBenchmark.Run()),
         };
+        // One rank of the data-parallel benchmark's MPI job (it sets its own threads).
+        if (args is ["data-parallel-rank"])
+        {
+            DataParallelBenchmark.RunRank();
+            return 0;
+        }
         var selected = args.Length == 0 ? all : all.Where(b => args.Contains(b.Name)).ToArray();
         if (selected.Length == 0)
         {

@@ -14,6 +14,7 @@ internal sealed class CollectiveThread : IDisposable
 {
     private readonly BlockingCollection<Action> _jobs = new();
     private readonly Thread _thread;
+    private long _busyTicks;
 
     public CollectiveThread(string name)
     {
@@ -23,8 +24,16 @@ internal sealed class CollectiveThread : IDisposable
 
     private void Loop()
     {
-        foreach (var job in _jobs.GetConsumingEnumerable()) job();
+        foreach (var job in _jobs.GetConsumingEnumerable())
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            job();
+            Interlocked.Add(ref _busyTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        }
     }
+
+    /// <summary>Time spent running jobs so far.</summary>
+    public TimeSpan Busy => System.Diagnostics.Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks));
 
     /// <summary>Runs <paramref name="work"/> on the thread; completes when it has.</summary>
     public Task RunAsync(Action work)

@@ -60,6 +60,9 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
         }
     }
 
+    /// <inheritdoc/>
+    public override TimeSpan CommunicationTime => _thread.Busy;
+
     /// <summary>The MPI library in use.</summary>
     public string LibraryName => _mpi.Name;
 

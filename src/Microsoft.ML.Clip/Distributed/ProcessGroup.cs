@@ -25,6 +25,9 @@ public abstract class ProcessGroup : IDisposable
     /// <summary>True on rank 0, the process that logs, writes checkpoints and validates.</summary>
     public bool IsMain => Rank == 0;
 
+    /// <summary>Time spent in collective operations so far, including those that ran while the caller computed.</summary>
+    public abstract TimeSpan CommunicationTime { get; }
+
     /// <summary>Gathers <paramref name="local"/> from every rank into <paramref name="all"/>, rank by rank (each rank the same count).</summary>
     public abstract void AllGather(int[] local, int[] all);
 

@@ -71,7 +71,9 @@ internal static class ShapesSample
         });
         var model = pretrain.Fit(train);
         var report = model.TrainingReport!;
-        Console.WriteLine($"Pretraining: {report.Steps} steps in {report.Seconds:F0} s.");
+        // Launched data-parallel (mpiexec -n N), every process returns the same model; rank 0 goes on alone.
+        if (!report.IsMainProcess) return 0;
+        Console.WriteLine($"Pretraining: {report.Steps} steps in {report.Seconds:F0} s" + (report.Processes > 1 ? $" on {report.Processes} processes." : "."));
 
         // 4. Zero-shot classification over all classes, on combinations never captioned in training and on seen ones.
         var classKeys = mlContext.Data.LoadFromEnumerable(classNames.Select(c => new ClassRow { Label = c }));

@@ -105,13 +105,14 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
 
     private void FinalizeMpi()
     {
-        // MPI_Finalize waits for the other processes; a bounded wait keeps a failing job from hanging at exit.
-        var done = _thread.RunAsync(() =>
+        // MPI_Finalize waits for every process to reach it: a rank done early (only rank 0 goes on after training)
+        // waits here for the others, as it must — a rank leaving without finalizing makes mpiexec end the whole
+        // job. A crashed rank does not leave the others waiting: mpiexec ends the job then.
+        _thread.Run(() =>
         {
             int finalized = 0;
             if (_mpi.Finalized(&finalized) == MpiLibrary.Success && finalized == 0) _mpi.Finalize();
         });
-        done.Wait(TimeSpan.FromSeconds(30));
     }
 
     private int CountLocalProcesses()

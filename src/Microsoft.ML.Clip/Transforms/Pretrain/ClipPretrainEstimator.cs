@@ -58,7 +58,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var objective = o.Objective ?? new ContrastiveObjective();
         var bundle = CreateBundle(o, objective);
         var model = bundle.Model;
-        processes.ShareCores(model.Device, ch);
+        using var cores = processes.ShareCores(model.Device, ch);
         var preprocessor = new ClipImagePreprocessor(bundle.Preprocessing);
         // Column checks first: the errors name the column and the expected type.
         ImageInput.Bind(input.Schema, o.ImageColumnName, preprocessor);

@@ -57,17 +57,27 @@ internal sealed class PretrainProcesses
 
     /// <summary>
     /// On the CPU, processes sharing a machine split its cores: libtorch would otherwise start as many threads as
-    /// cores in every process and they would fight for them.
+    /// cores in every process and they would fight for them. Disposing the result restores the thread count.
     /// </summary>
-    public void ShareCores(Device device, IChannel ch)
+    public IDisposable ShareCores(Device device, IChannel ch)
     {
-        if (Group is null || device.type != TorchSharp.DeviceType.CPU) return;
+        int before = get_num_threads();
+        if (Group is null || device.type != TorchSharp.DeviceType.CPU) return new ThreadCount(before);
         int local = Group.LocalSize;
         int share = Math.Max(1, Environment.ProcessorCount / local);
-        if (get_num_threads() > share)
+        if (before > share)
         {
             set_num_threads(share);
-            if (IsMain) ch.Info($"{local} processes share this machine's {Environment.ProcessorCount} cores: {share} libtorch threads each.");
+            if (IsMain) ch.Info($"{local} processes share this machine's {Environment.ProcessorCount} cores: {share} libtorch threads each while training.");
+        }
+        return new ThreadCount(before);
+    }
+
+    private sealed class ThreadCount(int count) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (get_num_threads() != count) set_num_threads(count);
         }
     }
 

@@ -17,7 +17,7 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
 
     private readonly MpiLibrary _mpi;
     private readonly CollectiveThread _thread;
-    private int _localSize;
+    private (int Size, int Rank) _local;
 
     private MpiProcessGroup(MpiLibrary mpi, CollectiveThread thread, int rank, int size)
     {
@@ -51,14 +51,10 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
     public override int Size { get; }
 
     /// <inheritdoc/>
-    public override int LocalSize
-    {
-        get
-        {
-            if (_localSize == 0) _localSize = CountLocalProcesses();
-            return _localSize;
-        }
-    }
+    public override int LocalSize => _local.Size;
+
+    /// <inheritdoc/>
+    public override int LocalRank => _local.Rank;
 
     /// <inheritdoc/>
     public override TimeSpan CommunicationTime => _thread.Busy;
@@ -93,6 +89,7 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
                 return (r, s);
             });
             var group = new MpiProcessGroup(mpi, thread, rank, size);
+            group._local = group.FindLocalProcesses();
             AppDomain.CurrentDomain.ProcessExit += (_, _) => group.FinalizeMpi();
             return group;
         }
@@ -115,13 +112,14 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
         });
     }
 
-    private int CountLocalProcesses()
+    private (int Size, int Rank) FindLocalProcesses()
     {
-        // Ranks whose host name hashes alike run on this machine and share its cores.
+        // Ranks whose host name hashes alike run on this machine and share its cores (a collective, made by every
+        // rank as it joins).
         int mine = StableHash(Dns.GetHostName());
         var all = new int[Size];
         AllGather([mine], all);
-        return all.Count(h => h == mine);
+        return (all.Count(h => h == mine), all.Take(Rank).Count(h => h == mine));
     }
 
     private static int StableHash(string text)

@@ -19,8 +19,11 @@ public abstract class ProcessGroup : IDisposable
     /// <summary>Processes in the job.</summary>
     public abstract int Size { get; }
 
-    /// <summary>Processes of the job on this machine (they share its cores).</summary>
+    /// <summary>Processes of the job on this machine (they share its cores and GPUs).</summary>
     public abstract int LocalSize { get; }
+
+    /// <summary>This process's index among the job's processes on this machine, 0 … <see cref="LocalSize"/> − 1.</summary>
+    public abstract int LocalRank { get; }
 
     /// <summary>True on rank 0, the process that logs, writes checkpoints and validates.</summary>
     public bool IsMain => Rank == 0;

@@ -56,7 +56,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var processes = PretrainProcesses.Create(o.Distribution);
         int localBatch = processes.LocalBatchSize(o.BatchSize, _host);
         var objective = o.Objective ?? new ContrastiveObjective();
-        var bundle = CreateBundle(o, objective);
+        var bundle = CreateBundle(o, objective, processes.DeviceFor(o.Device));
         var model = bundle.Model;
         using var cores = processes.ShareCores(model.Device, ch);
         var preprocessor = new ClipImagePreprocessor(bundle.Preprocessing);
@@ -261,16 +261,16 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         };
     }
 
-    private static ClipModelBundle CreateBundle(ClipPretrainOptions o, ClipObjective objective)
+    private static ClipModelBundle CreateBundle(ClipPretrainOptions o, ClipObjective objective, Device? device)
     {
         if (o.InitialModel is { } initial)
         {
             // Fine-tuning works on a copy: the caller's bundle keeps scoring with its own weights.
-            var copy = initial.Model.Copy(o.Device);
+            var copy = initial.Model.Copy(device);
             return new ClipModelBundle(copy, initial.Tokenizer, initial.Preprocessing, o.InferenceDType) { Similarity = objective.Similarity };
         }
         manual_seed(o.Seed);
-        var model = new ClipModel(objective.PrepareArchitecture(o.Architecture!), o.Device);
+        var model = new ClipModel(objective.PrepareArchitecture(o.Architecture!), device);
         return new ClipModelBundle(model, o.Tokenizer!, o.Preprocessing, o.InferenceDType) { Similarity = objective.Similarity };
     }
 

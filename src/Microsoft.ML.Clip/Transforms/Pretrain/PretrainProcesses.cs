@@ -28,6 +28,17 @@ internal sealed class PretrainProcesses
     /// <summary>This process's rank.</summary>
     public int Rank => Group?.Rank ?? 0;
 
+    /// <summary>
+    /// The device this process trains on: with several processes on a machine and a CUDA device without an index
+    /// (<c>cuda</c>), each takes its own GPU (local rank modulo the GPUs present); anything else as given.
+    /// </summary>
+    public Device? DeviceFor(Device? requested)
+    {
+        if (Group is null || requested is null || requested.type != TorchSharp.DeviceType.CUDA || requested.index >= 0) return requested;
+        int gpus = (int)cuda.device_count();
+        return gpus > 0 ? new Device(TorchSharp.DeviceType.CUDA, Group.LocalRank % gpus) : requested;
+    }
+
     /// <summary>Joins the MPI job when <paramref name="distribution"/> asks for it (or detects it).</summary>
     public static PretrainProcesses Create(ClipDistribution distribution)
     {

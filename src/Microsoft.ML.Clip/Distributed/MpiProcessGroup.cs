@@ -191,13 +191,22 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
     });
 
     /// <inheritdoc/>
-    public override void Broadcast(byte[] buffer, int root) => _thread.Run(() =>
+    public override void Broadcast(byte[] buffer, int root)
     {
-        // MPI counts are 32-bit: large states go in pieces of 1 GiB.
-        const int piece = 1 << 30;
         fixed (byte* b = buffer)
-            for (long offset = 0; offset < buffer.Length; offset += piece)
-                _mpi.Check(_mpi.Bcast(b + offset, (int)Math.Min(piece, buffer.Length - offset), MpiLibrary.Byte, root, MpiLibrary.CommWorld), "MPI_Bcast");
+        {
+            var address = (IntPtr)b;
+            Broadcast(address, buffer.Length, root);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void Broadcast(IntPtr buffer, long bytes, int root) => _thread.Run(() =>
+    {
+        // MPI counts are 32-bit: large tensors go in pieces of 1 GiB.
+        const int piece = 1 << 30;
+        for (long offset = 0; offset < bytes; offset += piece)
+            _mpi.Check(_mpi.Bcast((byte*)buffer + offset, (int)Math.Min(piece, bytes - offset), MpiLibrary.Byte, root, MpiLibrary.CommWorld), "MPI_Bcast");
     });
 
     /// <inheritdoc/>

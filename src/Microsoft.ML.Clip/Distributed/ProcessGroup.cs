@@ -58,6 +58,9 @@ public abstract class ProcessGroup : IDisposable
     /// <summary>Copies <paramref name="buffer"/> of <paramref name="root"/> into every rank's buffer (same length everywhere).</summary>
     public abstract void Broadcast(byte[] buffer, int root);
 
+    /// <summary>Copies <paramref name="bytes"/> bytes at <paramref name="buffer"/> of <paramref name="root"/> to the same place on every rank.</summary>
+    public abstract void Broadcast(IntPtr buffer, long bytes, int root);
+
     /// <summary>Waits until every rank has arrived.</summary>
     public abstract void Barrier();
 

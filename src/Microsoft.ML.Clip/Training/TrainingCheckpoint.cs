@@ -72,19 +72,24 @@ public sealed class TrainingCheckpoints
         var position = header.Metadata.TryGetValue("clipmlnet.position", out var json) ? JsonSerializer.Deserialize<TrainingPosition>(json) : null;
         if (position is null) throw new InvalidDataException($"'{source}' has no training position in its metadata.");
         stream.Position = 0;
-        var tensors = SafeTensors.Load(stream, source);
-        using var scope = NewDisposeScope();
-        ClipWeights.Load(model, Select(tensors, "model."), source);
-        optimizer.LoadStateDict(Select(tensors, "optim."));
-        var objective = Select(tensors, "objective.").ToDictionary(p => p.Key, p => p.Value.DetachFromDisposeScope());
-        return (position, objective);
+        return (position, Apply(SafeTensors.Load(stream, source), source, model, optimizer));
     }
 
-    private static IEnumerable<KeyValuePair<string, Tensor>> Contents(ClipModel model, AdamW optimizer, IReadOnlyDictionary<string, Tensor> objectiveState) =>
+    /// <summary>The tensors of a training state (<c>model.*</c>, <c>optim.*</c>, <c>objective.*</c>), as written to checkpoints.</summary>
+    internal static List<KeyValuePair<string, Tensor>> Contents(ClipModel model, AdamW optimizer, IReadOnlyDictionary<string, Tensor> objectiveState) =>
         model.state_dict().Select(p => new KeyValuePair<string, Tensor>("model." + p.Key, p.Value))
             .Concat(optimizer.StateDict().Select(p => new KeyValuePair<string, Tensor>("optim." + p.Key, p.Value)))
             .Concat(objectiveState.Select(p => new KeyValuePair<string, Tensor>("objective." + p.Key, p.Value)))
             .ToList();
+
+    /// <summary>Loads <see cref="Contents"/> into the model and optimizer; returns the objective's tensors.</summary>
+    internal static Dictionary<string, Tensor> Apply(Dictionary<string, Tensor> tensors, string source, ClipModel model, AdamW optimizer)
+    {
+        using var scope = NewDisposeScope();
+        ClipWeights.Load(model, Select(tensors, "model."), source);
+        optimizer.LoadStateDict(Select(tensors, "optim."));
+        return Select(tensors, "objective.").ToDictionary(p => p.Key, p => p.Value.DetachFromDisposeScope());
+    }
 
     private static Dictionary<string, string> Metadata(ClipModel model, TrainingPosition position) => new()
     {

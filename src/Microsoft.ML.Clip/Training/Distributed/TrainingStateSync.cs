@@ -1,6 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
+using System.Text.Json;
 using System.Linq;
 using Microsoft.ML.Clip.Distributed;
 using Microsoft.ML.Clip.Modeling;
@@ -17,28 +17,43 @@ public static class TrainingStateSync
 {
     /// <summary>
     /// Sends rank 0's state to every rank and loads it there; returns the position and the objective's state as
-    /// rank 0 had them (rank 0 gets its own arguments back).
+    /// rank 0 had them (rank 0 gets its own arguments back). Tensor by tensor, so no size limit applies but memory.
     /// </summary>
     public static (TrainingPosition Position, IReadOnlyDictionary<string, Tensor> ObjectiveState) Broadcast(
         ProcessGroup group, ClipModel model, AdamW optimizer, IReadOnlyDictionary<string, Tensor> objectiveState, TrainingPosition position)
     {
         ArgumentNullException.ThrowIfNull(group);
-        byte[] payload = [];
-        if (group.IsMain)
-        {
-            using var stream = new MemoryStream();
-            TrainingCheckpoints.Write(stream, model, optimizer, objectiveState, position);
-            payload = stream.ToArray();
-        }
-        var length = BitConverter.GetBytes((long)payload.Length);
+        using var scope = NewDisposeScope();
+        // 1. What rank 0 holds: names, dtypes and shapes, and the position.
+        var entries = group.IsMain ? TrainingCheckpoints.Contents(model, optimizer, objectiveState) : null;
+        var header = group.IsMain
+            ? JsonSerializer.SerializeToUtf8Bytes(new StateHeader(position,
+                entries!.Select(e => new StateEntry(e.Key, e.Value.dtype.ToString(), e.Value.shape)).ToList()))
+            : [];
+        var length = BitConverter.GetBytes((long)header.Length);
         group.Broadcast(length, root: 0);
-        if (!group.IsMain) payload = new byte[BitConverter.ToInt64(length)];
-        group.Broadcast(payload, root: 0);
+        if (!group.IsMain) header = new byte[BitConverter.ToInt64(length)];
+        group.Broadcast(header, root: 0);
+        var manifest = JsonSerializer.Deserialize<StateHeader>(header)!;
+
+        // 2. The tensors, one by one, through host memory.
+        var received = new Dictionary<string, Tensor>();
+        for (int i = 0; i < manifest.Entries.Count; i++)
+        {
+            var entry = manifest.Entries[i];
+            var host = group.IsMain ? entries![i].Value.detach().cpu().contiguous()
+                : empty(entry.Shape, dtype: Enum.Parse<ScalarType>(entry.DType));
+            group.Broadcast(HostBuffer.Address(host), host.numel() * host.ElementSize, root: 0);
+            if (!group.IsMain) received[entry.Name] = host;
+        }
         if (group.IsMain) return (position, objectiveState);
-        using var received = new MemoryStream(payload, writable: false);
-        var (p, state) = TrainingCheckpoints.Read(received, "rank 0's training state", model, optimizer);
-        return (p, state);
+        var objective = TrainingCheckpoints.Apply(received, "rank 0's training state", model, optimizer);
+        return (manifest.Position, objective);
     }
+
+    private sealed record StateEntry(string Name, string DType, long[] Shape);
+
+    private sealed record StateHeader(TrainingPosition Position, List<StateEntry> Entries);
 
     /// <summary>A 64-bit FNV-1a-style hash of every parameter and buffer's bytes, in state-dict order: equal only for identical weights.</summary>
     public static ulong Checksum(ClipModel model)

@@ -90,11 +90,24 @@ internal sealed class DataParallelStep : IDisposable
         catch (Exception error) { failure = error; }
         ReportEncoding(failure);
 
+        try
+        {
+            return GatherAndBackward(model, batch, agreement, local!, withGradient, micro, slices, failure);
+        }
+        finally
+        {
+            local?.Dispose();
+        }
+    }
+
+    private (double Loss, Dictionary<string, Tensor> Gradients) GatherAndBackward(ClipModel model, TrainingBatch batch, StepAgreement agreement,
+        ObjectiveFeatures local, HashSet<string> withGradient, bool micro, List<(int Start, int Length)> slices, Exception? failure)
+    {
         // 2–4. Gather, local share of the loss, summed feature gradients.
         double localLoss = 0;
         Dictionary<string, Tensor> featureGradients;
         _exchange.Start();
-        using (var exchange = FeatureExchange.Gather(_group, local!, agreement.RowCounts, withGradient))
+        using (var exchange = FeatureExchange.Gather(_group, local, agreement.RowCounts, withGradient))
         {
             _exchange.Stop();
             try
@@ -108,7 +121,11 @@ internal sealed class DataParallelStep : IDisposable
             _exchange.Start();
             (featureGradients, bool anyFailed) = exchange.ReduceGradients(failure is not null);
             _exchange.Stop();
-            if (anyFailed) JobHealth.Raise(_group, failure);
+            if (anyFailed)
+            {
+                foreach (var g in featureGradients.Values) g.Dispose();
+                JobHealth.Raise(_group, failure);
+            }
         }
 
         // 5–6. Local backward, phase by phase, each phase's gradients sent as soon as they are final.
@@ -133,15 +150,14 @@ internal sealed class DataParallelStep : IDisposable
                 try
                 {
                     using var scope = NewDisposeScope();
-                    Backward(local!, featureGradients, 0, batch.Count, _phaseParameters[i], retainGraph: !last);
+                    Backward(local, featureGradients, 0, batch.Count, _phaseParameters[i], retainGraph: !last);
                 }
                 catch (Exception error) { failure = error; }
             }
             _buckets.Start(_buckets.Phases[i], last ? localLoss : 0, last && failure is not null);
         }
-        var (gradients, globalLoss, failedAnywhere) = _buckets.Finish();
         foreach (var g in featureGradients.Values) g.Dispose();
-        local?.Dispose();
+        var (gradients, globalLoss, failedAnywhere) = _buckets.Finish();
         if (failedAnywhere) JobHealth.Raise(_group, failure);
         return (globalLoss, gradients);
     }

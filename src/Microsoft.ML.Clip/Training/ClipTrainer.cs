@@ -182,8 +182,7 @@ public sealed class ClipTrainer : IDisposable
         // splice them among the cached ones and back-propagate the full-batch loss. Summed over micro-batches
         // this is exactly the gradient of the full-batch loss. Model-level parameters (temperature) take part
         // with gradients in the first pass only, so they are not counted once per micro-batch.
-        var slices = Enumerable.Range(0, (batch.Count + micro - 1) / micro)
-            .Select(i => (Start: i * micro, Length: Math.Min(micro, batch.Count - i * micro))).ToList();
+        var slices = batch.MicroBatches(micro);
         var cached = new List<ObjectiveFeatures>();
         using (no_grad())
             foreach (var (start, length) in slices)

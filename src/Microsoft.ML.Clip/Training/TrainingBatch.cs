@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training;
@@ -29,6 +30,10 @@ public sealed class TrainingBatch : IDisposable
 
     /// <summary>Rows [start, start + length) as views (not owned: do not dispose the parent first).</summary>
     public TrainingBatch Slice(int start, int length) => new(Pixels.narrow(0, start, length), Tokens.narrow(0, start, length));
+
+    /// <summary>Consecutive row ranges of at most <paramref name="size"/> rows covering the batch (micro-batches).</summary>
+    public System.Collections.Generic.List<(int Start, int Length)> MicroBatches(int size) =>
+        Enumerable.Range(0, (Count + size - 1) / size).Select(i => (i * size, Math.Min(size, Count - i * size))).ToList();
 
     /// <summary>The batch on <paramref name="device"/>.</summary>
     public TrainingBatch To(Device device) => new(Pixels.to(device), Tokens.to(device));

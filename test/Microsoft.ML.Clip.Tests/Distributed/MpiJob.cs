@@ -23,6 +23,10 @@ internal static class MpiJob
 
     public static string? Mpiexec => _mpiexec.Value;
 
+    /// <summary>Why an MPI test is skipped here, or null when it runs (always on CI, where a missing mpiexec fails it).</summary>
+    public static string? SkipReason => Mpiexec is null && !Fixtures.IsCI
+        ? "MPICH's mpiexec is not installed (apt-get install mpich); CI runs these tests." : null;
+
     public sealed record Result(int ExitCode, string Output, string Error)
     {
         public string All => Output + Error;
@@ -84,19 +88,11 @@ internal static class MpiJob
 /// <summary>A fact that needs MPICH's mpiexec: skipped locally without it, run (and failing) on CI.</summary>
 public sealed class MpiFactAttribute : FactAttribute
 {
-    public MpiFactAttribute()
-    {
-        if (MpiJob.Mpiexec is null && !Fixtures.IsCI)
-            Skip = "MPICH's mpiexec is not installed (apt-get install mpich); CI runs these tests.";
-    }
+    public MpiFactAttribute() => Skip = MpiJob.SkipReason;
 }
 
 /// <summary>A theory that needs MPICH's mpiexec: skipped locally without it, run (and failing) on CI.</summary>
 public sealed class MpiTheoryAttribute : TheoryAttribute
 {
-    public MpiTheoryAttribute()
-    {
-        if (MpiJob.Mpiexec is null && !Fixtures.IsCI)
-            Skip = "MPICH's mpiexec is not installed (apt-get install mpich); CI runs these tests.";
-    }
+    public MpiTheoryAttribute() => Skip = MpiJob.SkipReason;
 }

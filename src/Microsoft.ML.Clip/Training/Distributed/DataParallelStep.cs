@@ -58,10 +58,7 @@ internal sealed class DataParallelStep : IDisposable
     {
         Exception? failure = null;
         bool micro = microBatchSize is int m && m < batch.Count;
-        var slices = micro
-            ? Enumerable.Range(0, (batch.Count + microBatchSize!.Value - 1) / microBatchSize.Value)
-                .Select(i => (Start: i * microBatchSize.Value, Length: Math.Min(microBatchSize.Value, batch.Count - i * microBatchSize.Value))).ToList()
-            : [(Start: 0, Length: batch.Count)];
+        var slices = micro ? batch.MicroBatches(microBatchSize!.Value) : [(Start: 0, Length: batch.Count)];
 
         // 1. Local features: with their graph, or (micro-batching) detached, recomputed per micro-batch in step 5.
         ObjectiveFeatures? local = null;
@@ -176,10 +173,9 @@ internal sealed class DataParallelStep : IDisposable
     private static void Backward(ObjectiveFeatures features, Dictionary<string, Tensor> gradients, int start, int length, Parameter[]? inputs, bool retainGraph)
     {
         var names = gradients.Keys.Where(n => features[n].requires_grad).ToList();
-        if (names.Count == 0) return;
+        if (names.Count == 0 || inputs is { Length: 0 }) return;
         var outputs = names.Select(n => features[n]).ToList();
         var grads = names.Select(n => gradients[n].narrow(0, start, length)).ToList();
-        if (inputs is { Length: 0 }) return;
         autograd.backward(outputs, grads, retain_graph: retainGraph, create_graph: false, inputs: inputs?.Cast<Tensor>().ToList());
     }
 

@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Datasets;
 
@@ -11,8 +12,9 @@ internal sealed class DatasetRecord
     private byte[]? _image;
     private readonly Func<byte[]>? _loadImage;
 
-    public DatasetRecord(string file, string record, byte[]? image, Func<byte[]>? loadImage, string caption, string[] extra)
+    public DatasetRecord(DataViewRowId id, string file, string record, byte[]? image, Func<byte[]>? loadImage, string caption, string[] extra)
     {
+        Id = id;
         File = file;
         Record = record;
         _image = image;
@@ -29,8 +31,12 @@ internal sealed class DatasetRecord
 
     public string Caption { get; }
 
-    /// <summary>Position in the source's stream, set by the cursor: the row id, stable under shuffling of records.</summary>
-    public long Ordinal { get; set; }
+    /// <summary>
+    /// The row id: where the record is stored (its index in the stored order, or shard and sample for WebDataset),
+    /// so it is the same in every order a cursor reads the records in (ML.NET's convention, which row-id based
+    /// splits rely on).
+    /// </summary>
+    public DataViewRowId Id { get; }
 
     /// <summary>Values of the source's extra text columns, in <see cref="DatasetRecordSource.ExtraColumns"/> order.</summary>
     public string[] Extra { get; }

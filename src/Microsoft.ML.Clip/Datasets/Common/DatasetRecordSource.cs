@@ -13,9 +13,17 @@ internal abstract class DatasetRecordSource
     public virtual long? Count => null;
 
     /// <summary>
+    /// True when <see cref="Enumerate"/> with a generator yields a uniformly random permutation of all records (the
+    /// source can reach any record without reading the others' images); false when it can only permute units
+    /// (shards, row groups), so the cursor mixes records through its shuffle buffer.
+    /// </summary>
+    public virtual bool PermutesRecords => false;
+
+    /// <summary>
     /// Streams records. File-level problems (a truncated shard, a malformed manifest line) go to
-    /// <paramref name="bad"/>, which throws or counts them; <paramref name="rand"/>, when given, permutes the
-    /// source's units (shards, files, row groups) before the cursor's shuffle buffer mixes records.
+    /// <paramref name="bad"/>, which throws or counts them. <paramref name="rand"/>, when given, permutes the
+    /// records (<see cref="PermutesRecords"/>) or the source's units (shards, row groups) before the cursor's
+    /// shuffle buffer mixes records.
     /// </summary>
     public abstract IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad);
 }

@@ -5,7 +5,10 @@ using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Datasets;
 
-/// <summary>Cursor of <see cref="ClipDatasetView"/>: streams the source's records, through a shuffle buffer when given a generator.</summary>
+/// <summary>
+/// Cursor of <see cref="ClipDatasetView"/>: streams the source's records; given a generator, either the source's own
+/// permutation of all records or, for sources that can only permute shards or row groups, through a shuffle buffer.
+/// </summary>
 internal sealed class DatasetRowCursor : DataViewRowCursor
 {
     private readonly ClipDatasetView _view;
@@ -21,8 +24,9 @@ internal sealed class DatasetRowCursor : DataViewRowCursor
         _view = view;
         _active = active;
         _bad = bad;
-        var stream = Number(view.Source.Enumerate(rand, bad));
-        _records = (rand is null ? stream : ShuffleBuffer(stream, view.Options.ShuffleBufferSize, rand)).GetEnumerator();
+        var stream = view.Source.Enumerate(rand, bad);
+        bool buffer = rand is not null && !view.Source.PermutesRecords;
+        _records = (buffer ? ShuffleBuffer(stream, view.Options.ShuffleBufferSize, rand!) : stream).GetEnumerator();
     }
 
     public override DataViewSchema Schema => _view.Schema;
@@ -57,9 +61,8 @@ internal sealed class DatasetRowCursor : DataViewRowCursor
 
     public override bool IsColumnActive(DataViewSchema.Column column) => _active[column.Index];
 
-    /// <summary>The record's ordinal in the source's stream: stable under the shuffle buffer.</summary>
-    public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId value) =>
-        value = new DataViewRowId((ulong)CheckOnRow().Ordinal, 0);
+    /// <summary>Where the record is stored (<see cref="DatasetRecord.Id"/>): the same in every order.</summary>
+    public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId value) => value = CheckOnRow().Id;
 
     public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
     {
@@ -123,16 +126,6 @@ internal sealed class DatasetRowCursor : DataViewRowCursor
 
     private DatasetRecord CheckOnRow() =>
         _row ?? throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
-
-    private static IEnumerable<DatasetRecord> Number(IEnumerable<DatasetRecord> records)
-    {
-        long ordinal = 0;
-        foreach (var record in records)
-        {
-            record.Ordinal = ordinal++;
-            yield return record;
-        }
-    }
 
     /// <summary>Fills a buffer, then emits a random element and puts the next record in its place; drains it shuffled at the end.</summary>
     private static IEnumerable<DatasetRecord> ShuffleBuffer(IEnumerable<DatasetRecord> records, int size, Random rand)

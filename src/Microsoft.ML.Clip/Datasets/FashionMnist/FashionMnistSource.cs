@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Datasets;
 
@@ -40,7 +41,20 @@ internal sealed class FashionMnistSource : DatasetRecordSource
 
     public override long? Count => _count;
 
+    /// <summary>True: a shuffled pass reads the raw pixels (47 MB for the training split) and permutes all images.</summary>
+    public override bool PermutesRecords => true;
+
     public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad)
+    {
+        if (rand is null)
+            return Read(bad);
+        // Raw 28×28 pixels are small; PNG encoding still happens only when a cursor reads the image column.
+        var records = Read(bad).ToArray();
+        rand.Shuffle(records);
+        return records;
+    }
+
+    private IEnumerable<DatasetRecord> Read(BadRecordHandler bad)
     {
         using var images = IdxFile.Open(_images, 3, "images");
         using var labels = IdxFile.Open(_labels, 1, "labels");
@@ -57,7 +71,7 @@ internal sealed class FashionMnistSource : DatasetRecordSource
                 continue;
             }
             int c = label[0];
-            yield return new DatasetRecord(_images, $"image {i}", null, () => Gray.ToPng(pixels, width, height),
+            yield return new DatasetRecord(new DataViewRowId((ulong)i, 0), _images, $"image {i}", null, () => Gray.ToPng(pixels, width, height),
                 _captions[i % _captions.Length][c], [FashionMnistClasses.Names[c]]);
         }
     }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Datasets;
 
@@ -46,6 +47,9 @@ internal sealed class ImageFolderSource : DatasetRecordSource
 
     public IReadOnlyList<string> Classes => _classes;
 
+    /// <summary>True: the file list is known, so a shuffled pass permutes all files.</summary>
+    public override bool PermutesRecords => true;
+
     public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad)
     {
         int[] order = Enumerable.Range(0, _files.Length).ToArray();
@@ -54,7 +58,7 @@ internal sealed class ImageFolderSource : DatasetRecordSource
         foreach (int i in order)
         {
             var (path, c) = _files[i];
-            yield return new DatasetRecord(path, $"class '{_classes[c]}'", null, () => File.ReadAllBytes(path), _captions[c], [_classes[c], path]);
+            yield return new DatasetRecord(new DataViewRowId((ulong)i, 0), path, $"class '{_classes[c]}'", null, () => File.ReadAllBytes(path), _captions[c], [_classes[c], path]);
         }
     }
 }

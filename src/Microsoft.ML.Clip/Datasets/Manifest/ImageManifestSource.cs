@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
+using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Datasets;
 
@@ -41,7 +43,21 @@ internal sealed class ImageManifestSource : DatasetRecordSource
 
     public override IReadOnlyList<string> ExtraColumns => Extras;
 
+    /// <summary>True: a shuffled pass lists the manifest's records (paths and captions only) and permutes them all.</summary>
+    public override bool PermutesRecords => true;
+
     public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad)
+    {
+        if (rand is null)
+            return Read(bad);
+        // The listing holds paths and captions, not images: files are read when a cursor reaches them.
+        var records = Read(bad).ToArray();
+        rand.Shuffle(records);
+        return records;
+    }
+
+    /// <summary>The records in manifest order; the row id is the data line's index (bad lines included, so ids stay put).</summary>
+    private IEnumerable<DatasetRecord> Read(BadRecordHandler bad)
     {
         using var reader = new StreamReader(_manifest);
         var csv = new CsvFieldReader(reader, _separator);
@@ -65,7 +81,8 @@ internal sealed class ImageManifestSource : DatasetRecordSource
             string relative = fields[_pathIndex];
             string full = Path.GetFullPath(Path.Combine(_imageFolder, relative));
             string caption = fields[_captionIndex];
-            yield return new DatasetRecord(_manifest, $"{where}, image '{relative}'", null, () => File.ReadAllBytes(full), caption, [full]);
+            yield return new DatasetRecord(new DataViewRowId((ulong)row, 0), _manifest, $"{where}, image '{relative}'", null,
+                () => File.ReadAllBytes(full), caption, [full]);
         }
     }
 

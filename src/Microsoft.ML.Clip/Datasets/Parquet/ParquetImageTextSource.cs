@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Data;
 using Parquet;
 using Parquet.Schema;
 
@@ -19,6 +20,8 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
     private readonly ParquetImageTextOptions _options;
     private readonly string[] _extras;
     private readonly long _count;
+    private readonly long[] _fileStarts; // row id of each file's first row
+    private readonly int _rowGroups;
 
     public ParquetImageTextSource(IEnumerable<string> files, ParquetImageTextOptions options)
     {
@@ -27,8 +30,11 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
             throw new ArgumentException("No Parquet files given.", nameof(files));
         _options = options;
         _extras = options.KeyColumn is null ? [ClipDatasetColumns.Source] : [ClipDatasetColumns.Key, ClipDatasetColumns.Source];
-        foreach (string file in _files)
+        _fileStarts = new long[_files.Length];
+        for (int f = 0; f < _files.Length; f++)
         {
+            string file = _files[f];
+            _fileStarts[f] = _count;
             if (!File.Exists(file))
                 throw new FileNotFoundException($"Parquet file '{file}' does not exist.", file);
             using var stream = File.OpenRead(file);
@@ -36,6 +42,7 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
             try
             {
                 Fields(file, reader.Schema);
+                _rowGroups += reader.RowGroupCount;
                 for (int g = 0; g < reader.RowGroupCount; g++)
                 {
                     using var group = reader.OpenRowGroupReader(g);
@@ -53,13 +60,21 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
 
     public override long? Count => _count;
 
+    /// <summary>
+    /// True only for data in one row group: a shuffled pass permutes the files, their row groups and the rows within
+    /// each group, but rows of different groups meet only in the cursor's shuffle buffer (reaching any row at random
+    /// would mean decoding a whole row group per row).
+    /// </summary>
+    public override bool PermutesRecords => _rowGroups <= 1;
+
     public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad)
     {
-        string[] order = (string[])_files.Clone();
+        int[] order = Enumerable.Range(0, _files.Length).ToArray();
         if (rand is not null)
             rand.Shuffle(order);
-        foreach (string file in order)
+        foreach (int fileIndex in order)
         {
+            string file = _files[fileIndex];
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
             var reader = Open(file, stream);
             try
@@ -78,7 +93,10 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
             foreach (int g in groups)
             {
                 var (images, captions, keys) = ReadGroup(file, reader, g, imageField, captionField, keyField);
-                for (int i = 0; i < images.Length; i++)
+                int[] rows = Enumerable.Range(0, images.Length).ToArray();
+                if (rand is not null)
+                    rand.Shuffle(rows);
+                foreach (int i in rows)
                 {
                     long row = starts[g] + i;
                     string where = $"row {row} (row group {g})";
@@ -93,7 +111,7 @@ internal sealed class ParquetImageTextSource : DatasetRecordSource
                         continue;
                     }
                     string[] extra = keys is null ? [file] : [keys[i] ?? "", file];
-                    yield return new DatasetRecord(file, where, images[i], null, captions[i]!, extra);
+                    yield return new DatasetRecord(new DataViewRowId((ulong)(_fileStarts[fileIndex] + row), 0), file, where, images[i], null, captions[i]!, extra);
                 }
             }
             }

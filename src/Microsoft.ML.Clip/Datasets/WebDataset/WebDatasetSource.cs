@@ -4,6 +4,7 @@ using System.Formats.Tar;
 using System.IO;
 using System.Linq;
 using System.Text;
+using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Datasets;
 
@@ -37,16 +38,20 @@ internal sealed class WebDatasetSource : DatasetRecordSource
 
     public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad)
     {
-        string[] order = (string[])_shards.Clone();
+        int[] order = Enumerable.Range(0, _shards.Length).ToArray();
         if (rand is not null)
             rand.Shuffle(order);
-        foreach (string shard in order)
+        foreach (int shard in order)
             foreach (var record in ReadShard(shard, bad))
                 yield return record;
     }
 
-    private IEnumerable<DatasetRecord> ReadShard(string shard, BadRecordHandler bad)
+    /// <summary>The samples of one shard; a sample's row id is (its index in the shard, the shard's index + 1).</summary>
+    private IEnumerable<DatasetRecord> ReadShard(int shardIndex, BadRecordHandler bad)
     {
+        string shard = _shards[shardIndex];
+        ulong sample = 0;
+        DataViewRowId NextId() => new(sample++, (ulong)shardIndex + 1);
         using var stream = new FileStream(shard, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         using var reader = new TarReader(stream, leaveOpen: false);
         string? key = null;
@@ -58,7 +63,7 @@ internal sealed class WebDatasetSource : DatasetRecordSource
             if (error is not null)
             {
                 // The members read so far are whole: finish their sample, then report the rest of the shard as one bad record.
-                if (key is not null && Assemble(shard, key, members, bad, quiet: true) is { } pending)
+                if (key is not null && Assemble(NextId(), shard, key, members, bad, quiet: true) is { } pending)
                     yield return pending;
                 bad.Handle(error);
                 yield break;
@@ -69,14 +74,14 @@ internal sealed class WebDatasetSource : DatasetRecordSource
             SplitKey(name, out string memberKey, out string extension);
             if (key is not null && memberKey != key)
             {
-                if (Assemble(shard, key, members, bad) is { } record)
+                if (Assemble(NextId(), shard, key, members, bad) is { } record)
                     yield return record;
                 members.Clear();
             }
             key = memberKey;
             members.TryAdd(extension, (name, data!));
         }
-        if (key is not null && Assemble(shard, key, members, bad) is { } last)
+        if (key is not null && Assemble(NextId(), shard, key, members, bad) is { } last)
             yield return last;
     }
 
@@ -123,7 +128,7 @@ internal sealed class WebDatasetSource : DatasetRecordSource
     }
 
     /// <summary>The sample of one key; a sample without image or caption is a bad record (or, when <paramref name="quiet"/>, just dropped).</summary>
-    private DatasetRecord? Assemble(string shard, string key, Dictionary<string, (string Name, byte[] Data)> members, BadRecordHandler bad,
+    private DatasetRecord? Assemble(DataViewRowId id, string shard, string key, Dictionary<string, (string Name, byte[] Data)> members, BadRecordHandler bad,
         bool quiet = false)
     {
         string where = $"sample '{key}'";
@@ -151,7 +156,7 @@ internal sealed class WebDatasetSource : DatasetRecordSource
             return null;
         }
         string json = members.TryGetValue(_options.JsonExtension, out var meta) ? Decode(meta.Data) : "";
-        return new DatasetRecord(shard, $"{where}, entry '{image.Value.Name}'", image.Value.Data, null,
+        return new DatasetRecord(id, shard, $"{where}, entry '{image.Value.Name}'", image.Value.Data, null,
             Decode(caption.Data).Trim(), [key, shard, json]);
     }
 

@@ -127,7 +127,7 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
             }
             if (owner.Text is { } text)
             {
-                _text = TextInput.Bind(inputSchema, text.Input, bundle.Tokenizer, bundle.ContextLength);
+                _text = TextInput.Bind(inputSchema, text.Input, bundle.Tokenizer, bundle.ContextLength, bundle.Model.Config.Text.VocabSize);
                 outputs.Add(new DataViewSchema.DetachedColumn(text.Output, vector));
                 inputs.Add(_text.ColumnIndex);
             }

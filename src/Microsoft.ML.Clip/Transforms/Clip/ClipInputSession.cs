@@ -42,7 +42,7 @@ internal sealed class ClipInputBatch : RowBatch
     }
 
     /// <summary>Moves the good rows to the front, in order, and shrinks <see cref="RowBatch.Count"/>.</summary>
-    public void RemoveBadRows(int pixelsPerRow)
+    public void RemoveBadRows(int pixelsPerRow, int tokensPerRow)
     {
         if (_bad is null) return;
         int kept = 0;
@@ -54,6 +54,7 @@ internal sealed class ClipInputBatch : RowBatch
                 RowIndices[kept] = RowIndices[slot];
                 if (Pixels is not null) Array.Copy(Pixels, slot * pixelsPerRow, Pixels, kept * pixelsPerRow, pixelsPerRow);
                 if (Captions is not null) Captions[kept] = Captions[slot];
+                if (Tokens is not null) Array.Copy(Tokens, slot * tokensPerRow, Tokens, kept * tokensPerRow, tokensPerRow); // ids read from a token-id column
             }
             kept++;
         }
@@ -125,7 +126,7 @@ internal class ClipInputSession : BatchSession
             if (_imageReader is not null)
                 b.Encoded![slot] = _imageReader.Read(b.Pixels.AsSpan(slot * _image!.Length, _image.Length), rowIndex);
             if (_textReader is not null)
-                b.Captions![slot] = _textReader.Read(rowIndex);
+                b.Captions![slot] = _textReader.Read(rowIndex, b.Tokens.AsSpan(slot * _text!.ContextLength, _text.ContextLength));
         }
         catch (ClipInputException error) when (_onBadRow is not null)
         {
@@ -139,7 +140,7 @@ internal class ClipInputSession : BatchSession
         var b = (ClipInputBatch)batch;
         _image?.Decode(b.Encoded!, b.Count, b.Pixels!, b.RowIndices,
             _onBadRow is null ? null : (slot, error) => { b.MarkBad(slot); _onBadRow(error); });
-        b.RemoveBadRows(_image?.Length ?? 0);
+        b.RemoveBadRows(_image?.Length ?? 0, _text?.ContextLength ?? 0);
         if (_text is not null)
         {
             _text.Tokenize(b.Captions!, b.Count, b.Tokens!);

@@ -9,11 +9,12 @@ using Microsoft.ML.Transforms.Image;
 namespace Microsoft.ML.Clip.Transforms;
 
 /// <summary>
-/// Reads an image column into preprocessed float planes. Two column types are accepted: decoded images
-/// (<see cref="MLImage"/>, from <c>LoadImages</c>) and encoded bytes (variable-length <see cref="byte"/>
-/// vectors, from <c>LoadRawImageBytes</c> or a Parquet/WebDataset reader). Encoded bytes are copied on the
-/// reading thread and decoded in parallel later; an <see cref="MLImage"/> is already decoded by its getter
-/// (and disposed by the next call), so it is preprocessed at once.
+/// Reads an image column into preprocessed float planes. Three column types are accepted: decoded images
+/// (<see cref="MLImage"/>, from <c>LoadImages</c>), encoded bytes (variable-length <see cref="byte"/>
+/// vectors, from <c>LoadRawImageBytes</c> or a Parquet/WebDataset reader), and pixels the caller already
+/// preprocessed (a <see cref="float"/> vector of 3 × S × S values, channel planes, normalized). Encoded bytes are
+/// copied on the reading thread and decoded in parallel later; an <see cref="MLImage"/> is already decoded by its
+/// getter (and disposed by the next call), so it is preprocessed at once; preprocessed pixels are copied.
 /// </summary>
 internal sealed class ImageInput
 {
@@ -37,7 +38,8 @@ internal sealed class ImageInput
     /// <summary>Floats per preprocessed image.</summary>
     public int Length => _preprocessor.OutputLength;
 
-    public const string ExpectedType = "Image (MLImage, from LoadImages) or Vector<Byte> (encoded image bytes, from LoadRawImageBytes)";
+    public const string ExpectedType = "Image (MLImage, from LoadImages), Vector<Byte> (encoded image bytes, from LoadRawImageBytes) " +
+        "or Vector<Single> (preprocessed pixels, 3 × size × size)";
 
     /// <summary>Finds and checks the column; the error names it and the expected types.</summary>
     public static ImageInput Bind(DataViewSchema schema, string columnName, ClipImagePreprocessor preprocessor)
@@ -46,8 +48,12 @@ internal sealed class ImageInput
             throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' not found in the input (expected {ExpectedType}).");
         var type = schema[index].Type;
         bool encoded = type is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Byte;
-        if (!encoded && type is not ImageDataViewType)
+        bool pixels = type is VectorDataViewType { ItemType: var floats } && floats == NumberDataViewType.Single;
+        if (!encoded && !pixels && type is not ImageDataViewType)
             throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' has type {type}; expected {ExpectedType}.");
+        if (pixels && type is VectorDataViewType { Size: > 0 } sized && sized.Size != preprocessor.OutputLength)
+            throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' holds {sized.Size} floats; preprocessed pixels " +
+                $"for this model are 3 × {preprocessor.Options.ImageSize} × {preprocessor.Options.ImageSize} = {preprocessor.OutputLength}.");
         return new ImageInput(columnName, index, encoded, preprocessor);
     }
 
@@ -57,7 +63,8 @@ internal sealed class ImageInput
         if (!schema.TryFindColumn(columnName, out var column))
             throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' not found in the input (expected {ExpectedType}).");
         bool encoded = column.Kind == SchemaShape.Column.VectorKind.VariableVector && column.ItemType == NumberDataViewType.Byte;
-        if (!encoded && column.ItemType is not ImageDataViewType)
+        bool pixels = column.Kind != SchemaShape.Column.VectorKind.Scalar && column.ItemType == NumberDataViewType.Single;
+        if (!encoded && !pixels && column.ItemType is not ImageDataViewType)
             throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' has type {column.GetTypeString()}; expected {ExpectedType}.");
     }
 
@@ -69,7 +76,9 @@ internal sealed class ImageInput
         private readonly ImageInput _input;
         private readonly ValueGetter<MLImage>? _image;
         private readonly ValueGetter<VBuffer<byte>>? _bytes;
+        private readonly ValueGetter<VBuffer<float>>? _pixels;
         private VBuffer<byte> _buffer;
+        private VBuffer<float> _pixelBuffer;
         private MLImage? _current;
 
         public Reader(ImageInput input, DataViewRow row)
@@ -77,6 +86,7 @@ internal sealed class ImageInput
             _input = input;
             var column = row.Schema[input.ColumnIndex];
             if (input.IsEncoded) _bytes = row.GetGetter<VBuffer<byte>>(column);
+            else if (column.Type is VectorDataViewType) _pixels = row.GetGetter<VBuffer<float>>(column);
             else _image = row.GetGetter<MLImage>(column);
         }
 
@@ -96,6 +106,14 @@ internal sealed class ImageInput
                     var copy = new byte[_buffer.Length];
                     _buffer.CopyTo(copy);
                     return copy;
+                }
+                if (_pixels is not null)
+                {
+                    _pixels(ref _pixelBuffer);
+                    if (_pixelBuffer.Length != destination.Length)
+                        throw new InvalidDataException($"{_pixelBuffer.Length} preprocessed pixel values; the model takes {destination.Length} (3 × size × size)");
+                    _pixelBuffer.CopyTo(destination);
+                    return null;
                 }
                 // ML.NET's image getters dispose the value passed in and decode a new one, so the image is ours
                 // until the next call; it is disposed right after use instead of waiting for the finalizer.

@@ -62,15 +62,11 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var preprocessor = new ClipImagePreprocessor(bundle.Preprocessing);
         // Column checks first: the errors name the column and the expected type.
         ImageInput.Bind(input.Schema, o.ImageColumnName, preprocessor);
-        TextInput.Bind(input.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
+        TextInput.Bind(input.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength, bundle.Model.Config.Text.VocabSize);
 
-        var data = new DataOperationsCatalog(_host);
         IDataView train = input, validation = o.ValidationData!;
         if (o.ValidationData is null && o.ValidationFraction > 0)
-        {
-            var split = data.TrainTestSplit(input, o.ValidationFraction, seed: o.Seed);
-            (train, validation) = (split.TrainSet, split.TestSet);
-        }
+            (train, validation) = RowIdSplitView.Split(input, o.ValidationFraction, o.Seed); // keeps the input's shuffling
 
         long trainRows = CountRows(train);
         long batchesPerEpoch = trainRows / o.BatchSize;
@@ -82,6 +78,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
              (processes.Count > 1 ? $" ({processes.Count} processes × {localBatch})" : "") + $", {o.Epochs} epochs = {totalSteps:N0} steps, " +
              $"{CountParameters(model) / 1e6:F1} M parameters, {o.Trainer.Precision}, device {model.Device}.");
 
+        var order = EpochOrder.Choose(_host, train, trainRows, o, processes.IsMain ? ch : null);
         using var trainer = new ClipTrainer(model, objective, o.Trainer, totalSteps, processes.Group);
         var report = new ClipTrainingReport { Processes = processes.Count, IsMainProcess = processes.IsMain };
         // Only rank 0 touches the checkpoint folder; the others receive its state below.
@@ -126,9 +123,9 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         {
             long skip = epoch == position.Epoch ? position.BatchesDoneInEpoch : 0;
             long done = 0;
-            var (view, random) = EpochOrder(data, train, epoch, ch, processes.IsMain);
+            var (view, random) = order.For(epoch);
             var image = ImageInput.Bind(view.Schema, o.ImageColumnName, preprocessor);
-            var text = TextInput.Bind(view.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
+            var text = TextInput.Bind(view.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength, bundle.Model.Config.Text.VocabSize);
             var cursor = SerialCursor.Create(view, [view.Schema[image.ColumnIndex], view.Schema[text.ColumnIndex]], random);
             using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, [], BadRowHandler()), cursor, localBatch, shard: processes.Shard(localBatch)))
             {
@@ -215,25 +212,6 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
             (o.TextEmbeddingColumnName, o.TextColumnName), o.InferenceBatchSize) { TrainingReport = report };
     }
 
-    /// <summary>
-    /// The order of an epoch, different every epoch and reproducible from the seed: a shuffled cursor when the
-    /// loader can shuffle (its own random access); otherwise ML.NET's pool shuffle, which can only carry
-    /// cacheable columns (encoded bytes, not MLImage); otherwise the stored order, with a warning.
-    /// </summary>
-    private (IDataView View, Random? Random) EpochOrder(DataOperationsCatalog data, IDataView train, int epoch, IChannel ch, bool warn)
-    {
-        int seed = unchecked(_options.Seed * 1000 + epoch);
-        if (train.CanShuffle)
-            return (train, new Random(seed));
-        var pooled = data.ShuffleRows(train, seed: seed, shufflePoolSize: _options.ShufflePoolSize);
-        if (pooled.Schema.GetColumnOrNull(_options.ImageColumnName) is not null && pooled.Schema.GetColumnOrNull(_options.TextColumnName) is not null)
-            return (pooled, null);
-        if (epoch == 0 && warn)
-            ch.Warning($"The training data cannot be shuffled (its loader has no random access and column '{_options.ImageColumnName}' cannot be pooled); " +
-                       "epochs read it in stored order. Cache it (mlContext.Data.Cache) or load encoded bytes to shuffle.");
-        return (train, null);
-    }
-
     /// <summary>The cancellation asked for by the host or the token, as the exception to throw; null when none.</summary>
     private OperationCanceledException? Cancellation()
     {
@@ -282,7 +260,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         // Read through the same input session as training, so rows skipped there are skipped here too.
         var model = bundle.InferenceModel();
         var image = ImageInput.Bind(validation.Schema, _options.ImageColumnName, new ClipImagePreprocessor(bundle.Preprocessing));
-        var text = TextInput.Bind(validation.Schema, _options.TextColumnName, bundle.Tokenizer, bundle.ContextLength);
+        var text = TextInput.Bind(validation.Schema, _options.TextColumnName, bundle.Tokenizer, bundle.ContextLength, bundle.Model.Config.Text.VocabSize);
         var cursor = SerialCursor.Create(validation, [validation.Schema[image.ColumnIndex], validation.Schema[text.ColumnIndex]]);
         var images = new List<float[]>();
         var texts = new List<float[]>();

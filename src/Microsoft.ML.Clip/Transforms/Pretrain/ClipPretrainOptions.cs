@@ -67,7 +67,21 @@ public sealed class ClipPretrainOptions
     /// <summary>A separate validation set with the same columns.</summary>
     public IDataView? ValidationData { get; set; }
 
-    /// <summary>Rows of the shuffle pool used for each epoch (ML.NET's ShuffleRows), on top of source shuffling when the loader supports it.</summary>
+    /// <summary>
+    /// Read the training rows in a fresh random order every epoch (seeded by <see cref="Seed"/> and the epoch), the
+    /// same on every process of a data-parallel job. Default true: a contrastive batch takes its negatives from
+    /// itself, and data stored in folder or class order would otherwise fill batches with one class. Views that can
+    /// shuffle (this library's loaders, <c>mlContext.Data.Cache</c>, in-memory lists) are permuted whole with images
+    /// read lazily; others go through a shuffle pool of <see cref="ShufflePoolSize"/> rows. False: stored order
+    /// (for reproducing a known sequence of batches).
+    /// </summary>
+    public bool Shuffle { get; set; } = true;
+
+    /// <summary>
+    /// Rows of ML.NET's shuffle pool (<c>ShuffleRows</c>) for training data whose loader cannot shuffle (ML.NET's text
+    /// loader, <c>LoadFromEnumerable</c>); a warning says when it is smaller than the data. Not used for views that
+    /// shuffle themselves. Default 1000.
+    /// </summary>
     public int ShufflePoolSize { get; set; } = 1000;
 
     /// <summary>Seed for initialisation, data order and the validation split.</summary>

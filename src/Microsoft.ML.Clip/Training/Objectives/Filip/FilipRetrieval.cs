@@ -34,7 +34,7 @@ public static class FilipRetrieval
     {
         var model = bundle.InferenceModel();
         var image = ImageInput.Bind(data.Schema, imageColumnName, new ClipImagePreprocessor(bundle.Preprocessing));
-        var text = TextInput.Bind(data.Schema, textColumnName, bundle.Tokenizer, bundle.ContextLength);
+        var text = TextInput.Bind(data.Schema, textColumnName, bundle.Tokenizer, bundle.ContextLength, bundle.Model.Config.Text.VocabSize);
         var cursor = data.GetRowCursor([data.Schema[image.ColumnIndex], data.Schema[text.ColumnIndex]]);
         var imageParts = new List<Tensor>();
         var textParts = new List<Tensor>();

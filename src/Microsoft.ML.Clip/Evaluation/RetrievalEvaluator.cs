@@ -13,13 +13,14 @@ public static class RetrievalEvaluator
     /// Evaluates retrieval over N pairs where row i of <paramref name="imageEmbeddings"/> matches row i of
     /// <paramref name="textEmbeddings"/>. Each image queries all texts and each text queries all images; the rank
     /// of a query's true match is 1 + the number of candidates scored strictly higher (ties with the true match
-    /// do not count against it; a NaN true score gives rank N).
+    /// do not count against it; a NaN true score gives rank N). Candidates scored exactly like the true match
+    /// (duplicate captions or images) are counted too, for the pessimistic ranks that count ties against it.
     /// </summary>
     /// <param name="imageEmbeddings">[N, D] image embeddings (or [N, …] with a custom <paramref name="similarity"/>).</param>
     /// <param name="textEmbeddings">[N, D] text embeddings (or [N, …] with a custom <paramref name="similarity"/>), on the same device.</param>
     /// <param name="chunkSize">
-    /// Queries scored at once. Peak extra memory is about <c>chunkSize × N × 5</c> bytes for fp32 scores
-    /// (scores plus a comparison mask): 1024 × 100,000 pairs ≈ 0.5 GB.
+    /// Queries scored at once. Peak extra memory is about <c>chunkSize × N × 6</c> bytes for fp32 scores
+    /// (scores plus two comparison masks): 1024 × 100,000 pairs ≈ 0.6 GB.
     /// </param>
     /// <param name="similarity">
     /// Null for CLIP's similarity: the dot product of L2-normalized embeddings (computed in fp32, or fp64 for
@@ -78,16 +79,17 @@ public static class RetrievalEvaluator
 
         var i2t = Ranks(n, chunkSize, imageToText, "image→text");
         var t2i = Ranks(n, chunkSize, textToImage, "text→image");
-        return new RetrievalMetrics((int)n, new RetrievalDirectionMetrics(i2t), new RetrievalDirectionMetrics(t2i));
+        return new RetrievalMetrics((int)n, new RetrievalDirectionMetrics(i2t.Ranks, i2t.Ties), new RetrievalDirectionMetrics(t2i.Ranks, t2i.Ties));
     }
 
     /// <summary>
-    /// 1-based ranks of the true matches, one block of queries at a time. <paramref name="scores"/> receives the
+    /// 1-based ranks of the true matches and the number of other candidates tied with each, one block of queries at a time. <paramref name="scores"/> receives the
     /// block's first query and length and returns its [length, N] scores; query i's true match is candidate i.
     /// </summary>
-    private static int[] Ranks(long n, int chunkSize, Func<(long start, long length), Tensor> scores, string direction)
+    private static (int[] Ranks, int[] Ties) Ranks(long n, int chunkSize, Func<(long start, long length), Tensor> scores, string direction)
     {
         var ranks = new int[n];
+        var ties = new int[n];
         for (long start = 0; start < n; start += chunkSize)
         {
             long length = Math.Min(chunkSize, n - start);
@@ -104,8 +106,13 @@ public static class RetrievalEvaluator
             var rank = where(trueScores.squeeze(1).isnan(), tensor(n, ScalarType.Int64, block.device), ScalarSafe.Add(higher, 1));
             var values = rank.to(ScalarType.Int32).cpu().data<int>();
             values.CopyTo(ranks.AsSpan((int)start, (int)length), 0, 0);
+            // Other candidates with exactly the true match's score (the true match itself is one of the equal ones).
+            // (A NaN true score equals nothing: relu keeps its count at 0.)
+            var equal = block.eq(trueScores).sum(1, type: n <= (1 << 24) ? ScalarType.Float32 : ScalarType.Float64);
+            var tied = nn.functional.relu(ScalarSafe.Add(equal, -1)).to_type(ScalarType.Int32).cpu().data<int>();
+            tied.CopyTo(ties.AsSpan((int)start, (int)length), 0, 0);
         }
-        return ranks;
+        return (ranks, ties);
     }
 
     private static string Shape(Tensor tensor) => "[" + string.Join(", ", tensor.shape) + "]";

@@ -19,17 +19,28 @@ public sealed record RetrievalMetrics(int Count, RetrievalDirectionMetrics Image
 /// <remarks>
 /// The tie rule is optimistic: duplicate captions or images that score exactly like the true match do not
 /// cost it a place, and a query whose scores are all equal (a zero embedding under the default similarity, for
-/// example) gets rank 1. Check inputs for degenerate embeddings when the numbers look too good.
+/// example) gets rank 1. Real data has duplicates (one caption standing for many images embeds identically for
+/// all of them), so <see cref="TiedQueries"/> says how many queries had such ties and the <c>Pessimistic…</c>
+/// figures count every tied candidate against the true match; report both when they differ.
 /// </remarks>
 public sealed class RetrievalDirectionMetrics
 {
     private readonly int[] _ranks;
+    private readonly int[] _pessimisticRanks;
 
-    internal RetrievalDirectionMetrics(int[] ranks)
+    internal RetrievalDirectionMetrics(int[] ranks, int[] ties)
     {
         if (ranks.Length == 0)
             throw new ArgumentException("At least one query is needed.", nameof(ranks));
+        if (ties.Length != ranks.Length)
+            throw new ArgumentException($"{ties.Length} tie counts for {ranks.Length} ranks.", nameof(ties));
         _ranks = ranks;
+        _pessimisticRanks = new int[ranks.Length];
+        for (int i = 0; i < ranks.Length; i++)
+        {
+            _pessimisticRanks[i] = ranks[i] + ties[i];
+            if (ties[i] > 0) TiedQueries++;
+        }
         long sum = 0;
         foreach (int rank in ranks)
             sum += rank;
@@ -43,7 +54,28 @@ public sealed class RetrievalDirectionMetrics
         RecallAt1 = RecallAt(1);
         RecallAt5 = RecallAt(5);
         RecallAt10 = RecallAt(10);
+        PessimisticRecallAt1 = PessimisticRecallAt(1);
+        PessimisticRecallAt5 = PessimisticRecallAt(5);
+        PessimisticRecallAt10 = PessimisticRecallAt(10);
     }
+
+    /// <summary>Queries whose true match had at least one other candidate with exactly the same score.</summary>
+    public int TiedQueries { get; }
+
+    /// <summary>The rank of each query's true match with every tied candidate placed before it.</summary>
+    public IReadOnlyList<int> PessimisticRanks => _pessimisticRanks;
+
+    /// <summary><see cref="RecallAt1"/> with ties counted against the true match.</summary>
+    public double PessimisticRecallAt1 { get; }
+
+    /// <summary><see cref="RecallAt5"/> with ties counted against the true match.</summary>
+    public double PessimisticRecallAt5 { get; }
+
+    /// <summary><see cref="RecallAt10"/> with ties counted against the true match.</summary>
+    public double PessimisticRecallAt10 { get; }
+
+    /// <summary>Fraction of queries whose true match is within the top <paramref name="k"/> with ties counted against it.</summary>
+    public double PessimisticRecallAt(int k) => Fraction(_pessimisticRanks, k);
 
     /// <summary>The 1-based rank of each query's true match, indexed by query.</summary>
     public IReadOnlyList<int> Ranks => _ranks;
@@ -64,20 +96,28 @@ public sealed class RetrievalDirectionMetrics
     public double MedianRank { get; }
 
     /// <summary>Fraction of queries whose true match is ranked within the top <paramref name="k"/> (k ≥ 1).</summary>
-    public double RecallAt(int k)
+    public double RecallAt(int k) => Fraction(_ranks, k);
+
+    private static double Fraction(int[] ranks, int k)
     {
         if (k < 1)
             throw new ArgumentOutOfRangeException(nameof(k), k, "k must be at least 1.");
         int hits = 0;
-        foreach (int rank in _ranks)
+        foreach (int rank in ranks)
         {
             if (rank <= k)
                 hits++;
         }
-        return (double)hits / _ranks.Length;
+        return (double)hits / ranks.Length;
     }
 
     /// <inheritdoc/>
-    public override string ToString() => string.Format(CultureInfo.InvariantCulture,
-        "R@1 {0:F4}, R@5 {1:F4}, R@10 {2:F4}, mean rank {3:F2}, median rank {4}", RecallAt1, RecallAt5, RecallAt10, MeanRank, MedianRank);
+    public override string ToString()
+    {
+        string text = string.Format(CultureInfo.InvariantCulture,
+            "R@1 {0:F4}, R@5 {1:F4}, R@10 {2:F4}, mean rank {3:F2}, median rank {4}", RecallAt1, RecallAt5, RecallAt10, MeanRank, MedianRank);
+        return TiedQueries == 0 ? text : text + string.Format(CultureInfo.InvariantCulture,
+            "; {0} queries tied with their match (ties against: R@1 {1:F4}, R@5 {2:F4}, R@10 {3:F4})",
+            TiedQueries, PessimisticRecallAt1, PessimisticRecallAt5, PessimisticRecallAt10);
+    }
 }

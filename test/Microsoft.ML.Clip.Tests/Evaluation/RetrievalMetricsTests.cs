@@ -109,14 +109,26 @@ public class RetrievalMetricsTests
         // Pairs 0–3 share one embedding, pairs 4–5 another: every candidate of the same group scores exactly
         // the true match's score, and only strictly greater scores count.
         var rows = new float[,] { { 1, 0 }, { 1, 0 }, { 1, 0 }, { 1, 0 }, { 0, 1 }, { 0, 1 } };
-        var metrics = RetrievalEvaluator.Evaluate(Matrix(rows), Matrix(rows));
+        var metrics = RetrievalEvaluator.Evaluate(Matrix(rows), Matrix(rows), chunkSize: 4);
         Assert.All(metrics.ImageToText.Ranks.Concat(metrics.TextToImage.Ranks), r => Assert.Equal(1, r));
+        // Counted against the true match, a query of the group of four ties with 3 others (rank 4), of the pair with 1 (rank 2).
+        foreach (var direction in new[] { metrics.ImageToText, metrics.TextToImage })
+        {
+            Assert.Equal(6, direction.TiedQueries);
+            Assert.Equal(new[] { 4, 4, 4, 4, 2, 2 }, direction.PessimisticRanks);
+            Assert.Equal(0.0, direction.PessimisticRecallAt1);
+            Assert.Equal(1.0, direction.PessimisticRecallAt5);
+            Assert.Equal(1.0, direction.RecallAt1);
+        }
+        Assert.Contains("6 queries tied", metrics.ImageToText.ToString());
 
         var odd = RetrievalEvaluator.Evaluate(tensor(new float[] { 1, 2, 3 }).unsqueeze(1), ones(3, 1),
             similarity: (a, b) => a.mm(b.t()) * 0 + arange(3, ScalarType.Float32).unsqueeze(0) * a.mm(b.t()).sign());
         // Scores per image row are [0, 1, 2] for texts 0, 1, 2: true ranks 3, 2, 1; median of an odd count.
         Assert.Equal(new[] { 3, 2, 1 }, odd.ImageToText.Ranks);
         Assert.Equal(2.0, odd.ImageToText.MedianRank);
+        Assert.Equal(0, odd.ImageToText.TiedQueries);
+        Assert.Equal(odd.ImageToText.Ranks, odd.ImageToText.PessimisticRanks);
     }
 
     [Fact]

@@ -132,6 +132,29 @@ public class LinearProbeTests
         Assert.Equal(2000, sweep.FinalRowCount);
     }
 
+    [Fact]
+    public void ClassSortedRowsAreSplitAtRandomNotByPosition()
+    {
+        // Five well separated classes stored one after another. A split by position would hold out the last class
+        // (never trained on: validation accuracy 0); a random split gives both sides every class.
+        var random = new Random(4);
+        var rows = Enumerable.Range(0, 1000).Select(i => i / 200).Select(c => new Row
+        {
+            Label = c,
+            Features = Enumerable.Range(0, 8).Select(j => (float)((j == c ? 4 : 0) + Gaussian(random))).ToArray(),
+        }).ToList();
+        var mlContext = new MLContext(seed: 1);
+        var probe = mlContext.MulticlassClassification.Trainers.ClipLinearProbe(new ClipLinearProbeOptions { Seed = 5 });
+        var model = mlContext.Transforms.Conversion.MapValueToKey("Label").Append(probe).Fit(Load(mlContext, rows));
+
+        var sweep = probe.LastSweep!;
+        // Bayes accuracy here is ≈ 98 % (distance 4√2 between class means, unit noise).
+        Assert.True(sweep.ChosenValidationAccuracy > 0.95, $"validation accuracy {sweep.ChosenValidationAccuracy:F3}");
+        var shuffled = rows.OrderBy(_ => random.Next()).ToList();
+        double accuracy = mlContext.MulticlassClassification.Evaluate(model.Transform(Load(mlContext, shuffled))).MicroAccuracy;
+        Assert.True(accuracy > 0.95, $"accuracy {accuracy:F3}");
+    }
+
     private sealed class ListProgress : IProgress<ClipLinearProbeTrial>
     {
         public List<ClipLinearProbeTrial> Reported { get; } = [];

@@ -19,6 +19,17 @@ internal static class DatasetTestData
         return ShapesPng.EncodeRgba(rgba, 4, 4);
     }
 
+    /// <summary>An IDX file (the MNIST format): big-endian magic and sizes, then the items.</summary>
+    public static byte[] Idx(uint magic, int[] sizes, byte[] items)
+    {
+        var bytes = new byte[4 + 4 * sizes.Length + items.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes, magic);
+        for (int d = 0; d < sizes.Length; d++)
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4 + 4 * d), sizes[d]);
+        items.CopyTo(bytes, 4 + 4 * sizes.Length);
+        return bytes;
+    }
+
     public sealed record Row(byte[] Image, string Caption, Dictionary<string, string> Extra);
 
     /// <summary>Reads every row with all columns active.</summary>

@@ -11,16 +11,6 @@ namespace Microsoft.ML.Clip.Tests.Datasets;
 
 public class FashionMnistTests
 {
-    private static byte[] Idx(uint magic, int[] sizes, byte[] items)
-    {
-        var bytes = new byte[4 + 4 * sizes.Length + items.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(bytes, magic);
-        for (int d = 0; d < sizes.Length; d++)
-            BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4 + 4 * d), sizes[d]);
-        items.CopyTo(bytes, 4 + 4 * sizes.Length);
-        return bytes;
-    }
-
     private static byte[] Gzip(byte[] data)
     {
         var output = new MemoryStream();
@@ -35,7 +25,7 @@ public class FashionMnistTests
         var pixels = new byte[labels.Length * 28 * 28];
         for (int i = 0; i < labels.Length; i++)
             pixels.AsSpan(i * 784, 784).Fill((byte)(40 * i + 10));
-        return (Idx(0x803, [labels.Length, 28, 28], pixels), Idx(0x801, [labels.Length], labels));
+        return (DatasetTestData.Idx(0x803, [labels.Length, 28, 28], pixels), DatasetTestData.Idx(0x801, [labels.Length], labels));
     }
 
     [Fact]
@@ -92,13 +82,13 @@ public class FashionMnistTests
         Assert.Contains("the file has 1579", size.Message);
 
         File.WriteAllBytes(dir.File("train-images-idx3-ubyte"), images);
-        File.WriteAllBytes(dir.File("train-labels-idx1-ubyte"), Idx(0x801, [3], [1, 2, 3]));
+        File.WriteAllBytes(dir.File("train-labels-idx1-ubyte"), DatasetTestData.Idx(0x801, [3], [1, 2, 3]));
         var count = Assert.Throws<ClipDatasetException>(() => ml.Data.LoadFashionMnist(dir.Path, FashionMnistSplit.Train));
         Assert.Contains("3 labels for 2 images", count.Message);
 
         // A compressed file's size is only known by reading it: the image where it ends is named.
         File.Delete(dir.File("train-images-idx3-ubyte"));
-        File.WriteAllBytes(dir.File("train-images-idx3-ubyte.gz"), Gzip(Idx(0x803, [3, 28, 28], images[16..])));
+        File.WriteAllBytes(dir.File("train-images-idx3-ubyte.gz"), Gzip(DatasetTestData.Idx(0x803, [3, 28, 28], images[16..])));
         var view = ml.Data.LoadFashionMnist(dir.Path, FashionMnistSplit.Train);
         var truncated = Assert.Throws<ClipDatasetException>(() => DatasetTestData.ReadAll(view));
         Assert.Equal("image 2", truncated.Record);

@@ -53,8 +53,8 @@ public sealed class EpochOrderTests
     {
         using var dir = new TempDirectory();
         var labels = Enumerable.Range(0, Rows).Select(i => (byte)(i / PerClass)).ToArray();
-        File.WriteAllBytes(dir.File("train-images-idx3-ubyte"), Idx(0x803, [Rows, 28, 28], new byte[Rows * 784]));
-        File.WriteAllBytes(dir.File("train-labels-idx1-ubyte"), Idx(0x801, [Rows], labels));
+        File.WriteAllBytes(dir.File("train-images-idx3-ubyte"), DatasetTestData.Idx(0x803, [Rows, 28, 28], new byte[Rows * 784]));
+        File.WriteAllBytes(dir.File("train-labels-idx1-ubyte"), DatasetTestData.Idx(0x801, [Rows], labels));
         var view = new MLContext().Data.LoadFashionMnist(dir.Path, FashionMnistSplit.Train);
         AssertRandomPermutations(view, ClipDatasetColumns.Label, label => label);
     }
@@ -213,16 +213,6 @@ public sealed class EpochOrderTests
             values.Add(value.ToString());
         }
         return values;
-    }
-
-    private static byte[] Idx(uint magic, int[] sizes, byte[] items)
-    {
-        var bytes = new byte[4 + 4 * sizes.Length + items.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(bytes, magic);
-        for (int d = 0; d < sizes.Length; d++)
-            BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4 + 4 * d), sizes[d]);
-        items.CopyTo(bytes, 4 + 4 * sizes.Length);
-        return bytes;
     }
 
     private static void WriteParquet(string path, string[][] rowGroups)

@@ -37,6 +37,24 @@ public static class ConvPathSelector
     /// </summary>
     public static event Action<string>? Decided;
 
+    /// <summary>Adds <paramref name="handler"/> to <see cref="Decided"/> until the returned object is disposed.</summary>
+    public static IDisposable Subscribe(Action<string> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        Decided += handler;
+        return new Subscription(handler);
+    }
+
+    private sealed class Subscription(Action<string> handler) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) Decided -= handler;
+        }
+    }
+
     /// <summary>A mode set by code, taking precedence over <see cref="EnvironmentVariable"/>; null to follow it.</summary>
     public static ConvPathMode? Override
     {

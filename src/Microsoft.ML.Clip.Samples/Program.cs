@@ -14,6 +14,7 @@ public static class Program
         ["sorted-manifest"] = ("Real data order: Fashion-MNIST as PNG files with a class-sorted and a shuffled manifest; ClipPretrain on each; held-out zero-shot and retrieval.", SortedManifestSample.Run),
         ["manifest"] = ("Reads a CSV manifest (image path, caption) with a DataFrame into LoadRawImageBytes + ClipPretrain; retrieval on held-out pairs.", ManifestSample.Run),
         ["persistence"] = ("Saves a pipeline holding a TorchSharp tensor stage with Model.Save, reloads it and scores again.", PersistenceSample.Run),
+        ["doctor"] = ("Prints CPU, libtorch and bf16 facts and checks every tower/loss operation (fp32, bf16) against float64; exit 1 names a failing one.", DoctorCommand.Run),
     };
 
     private const string DefaultSample = "shapes";

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using TorchSharp;
+using Microsoft.ML.Clip.Modeling.Kernels;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -30,11 +31,11 @@ namespace Microsoft.ML.Clip.Modeling;
 /// </remarks>
 public sealed class ModifiedResNet : Module<Tensor, Tensor>
 {
-    private readonly Conv2d conv1;
+    private readonly CheckedConv2d conv1;
     private readonly BatchNorm2d bn1;
-    private readonly Conv2d conv2;
+    private readonly CheckedConv2d conv2;
     private readonly BatchNorm2d bn2;
-    private readonly Conv2d conv3;
+    private readonly CheckedConv2d conv3;
     private readonly BatchNorm2d bn3;
     private readonly AvgPool2d avgpool;
     private readonly Sequential layer1;
@@ -73,11 +74,11 @@ public sealed class ModifiedResNet : Module<Tensor, Tensor>
         Width = width;
 
         int half = width / 2;
-        conv1 = Conv2d(3, half, 3, stride: 2, padding: 1, bias: false);
+        conv1 = new CheckedConv2d(3, half, 3, stride: 2, padding: 1);
         bn1 = BatchNorm2d(half);
-        conv2 = Conv2d(half, half, 3, padding: 1, bias: false);
+        conv2 = new CheckedConv2d(half, half, 3, padding: 1);
         bn2 = BatchNorm2d(half);
-        conv3 = Conv2d(half, width, 3, padding: 1, bias: false);
+        conv3 = new CheckedConv2d(half, width, 3, padding: 1);
         bn3 = BatchNorm2d(width);
         avgpool = AvgPool2d(2);
 
@@ -126,7 +127,7 @@ public sealed class ModifiedResNet : Module<Tensor, Tensor>
     public int Width { get; }
 
     /// <summary>The dtype the tower computes in (that of its parameters); inputs are cast to it.</summary>
-    public ScalarType ComputeType => conv1.weight!.dtype;
+    public ScalarType ComputeType => conv1.Weight.dtype;
 
     /// <summary>The attention-pooling head.</summary>
     public AttentionPool2d AttentionPool => attnpool;

@@ -1,5 +1,6 @@
 using System;
 using TorchSharp;
+using Microsoft.ML.Clip.Modeling.Kernels;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -23,12 +24,12 @@ public sealed class ResNetBottleneck : Module<Tensor, Tensor>
     public const int Expansion = 4;
 
     // Field names are the state-dict names (RegisterComponents uses them).
-    private readonly Conv2d conv1;
+    private readonly CheckedConv2d conv1;
     private readonly BatchNorm2d bn1;
-    private readonly Conv2d conv2;
+    private readonly CheckedConv2d conv2;
     private readonly BatchNorm2d bn2;
     private readonly AvgPool2d? avgpool;
-    private readonly Conv2d conv3;
+    private readonly CheckedConv2d conv3;
     private readonly BatchNorm2d bn3;
     private readonly Sequential? downsample;
 
@@ -48,12 +49,12 @@ public sealed class ResNetBottleneck : Module<Tensor, Tensor>
         Stride = stride;
         int outplanes = planes * Expansion;
 
-        conv1 = Conv2d(inplanes, planes, 1, bias: false);
+        conv1 = new CheckedConv2d(inplanes, planes, 1);
         bn1 = BatchNorm2d(planes);
-        conv2 = Conv2d(planes, planes, 3, padding: 1, bias: false);
+        conv2 = new CheckedConv2d(planes, planes, 3, padding: 1);
         bn2 = BatchNorm2d(planes);
         avgpool = stride > 1 ? AvgPool2d(stride) : null;
-        conv3 = Conv2d(planes, outplanes, 1, bias: false);
+        conv3 = new CheckedConv2d(planes, outplanes, 1);
         bn3 = BatchNorm2d(outplanes);
 
         if (stride > 1 || inplanes != outplanes)
@@ -61,8 +62,8 @@ public sealed class ResNetBottleneck : Module<Tensor, Tensor>
             // open_clip keys this pooling "-1" so that the conv and BN keep the names "0" and "1". With stride 1
             // it is AvgPool2d(1), the identity, and is left out.
             downsample = stride > 1
-                ? Sequential(("-1", AvgPool2d(stride)), ("0", Conv2d(inplanes, outplanes, 1, bias: false)), ("1", BatchNorm2d(outplanes)))
-                : Sequential(("0", Conv2d(inplanes, outplanes, 1, bias: false)), ("1", BatchNorm2d(outplanes)));
+                ? Sequential(("-1", AvgPool2d(stride)), ("0", new CheckedConv2d(inplanes, outplanes, 1)), ("1", BatchNorm2d(outplanes)))
+                : Sequential(("0", new CheckedConv2d(inplanes, outplanes, 1)), ("1", BatchNorm2d(outplanes)));
         }
 
         RegisterComponents();

@@ -1,5 +1,6 @@
 using System;
 using TorchSharp;
+using Microsoft.ML.Clip.Modeling.Kernels;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -13,7 +14,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// </summary>
 public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTower
 {
-    private Conv2d conv1;
+    private CheckedConv2d conv1;
     private Parameter class_embedding;
     private Parameter positional_embedding;
     private PatchDropout patch_dropout;
@@ -35,7 +36,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTo
         var type = dtype ?? ScalarType.Float32;
         long width = config.Width;
 
-        conv1 = nn.Conv2d(3, width, kernel_size: config.PatchSize, stride: config.PatchSize, bias: false, device: device, dtype: dtype);
+        conv1 = new CheckedConv2d(3, width, config.PatchSize, stride: config.PatchSize, device: device, dtype: dtype);
         class_embedding = new Parameter(empty(width, type, device));
         positional_embedding = new Parameter(empty([PatchCount + 1, width], type, device));
         patch_dropout = new PatchDropout(config.PatchDropout);
@@ -100,7 +101,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTo
     {
         CheckPixels(pixels);
         // Inputs follow the model: a bf16 tower gets bf16 pixels (an fp32 input into a bf16 conv would throw).
-        var x = conv1.forward(pixels.to(conv1.weight!.dtype, conv1.weight.device)); // [N, width, g, g]
+        var x = conv1.forward(pixels.to(conv1.Weight.dtype, conv1.Weight.device)); // [N, width, g, g]
         long n = x.shape[0], width = x.shape[1];
         x = x.reshape(n, width, -1).permute(0, 2, 1); // [N, g², width]
         var cls = class_embedding.to(x.dtype).view(1, 1, width).expand(n, 1, width);

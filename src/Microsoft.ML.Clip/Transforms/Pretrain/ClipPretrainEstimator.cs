@@ -8,6 +8,7 @@ using Microsoft.ML;
 using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Modeling.Kernels;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Distributed;
 using Microsoft.ML.Clip.Training.Objectives;
@@ -59,6 +60,9 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var bundle = CreateBundle(o, objective, processes.DeviceFor(o.Device));
         var model = bundle.Model;
         using var cores = processes.ShareCores(model.Device, ch);
+        // The first training step of each convolution shape checks libtorch's kernel against float64 (see
+        // ConvPathSelector); its decisions are logged here.
+        using var convolutionLog = ConvPathSelector.Subscribe(line => ch.Info(line));
         var preprocessor = new ClipImagePreprocessor(bundle.Preprocessing);
         // Column checks first: the errors name the column and the expected type.
         ImageInput.Bind(input.Schema, o.ImageColumnName, preprocessor);

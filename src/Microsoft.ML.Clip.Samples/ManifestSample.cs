@@ -50,7 +50,7 @@ internal static class ManifestSample
                 Epochs = a.Int("epochs", 3),
                 BatchSize = 64,
                 ValidationFraction = 0,
-                Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 20, Precision = TrainingPrecision.BFloat16Mixed },
+                Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 20, Precision = SamplePrecision.Training },
             }));
         var model = pipeline.Fit(split.TrainSet);
         var metrics = mlContext.EvaluateRetrieval(model.Transform(split.TestSet));

@@ -64,8 +64,8 @@ internal static class ShapesSample
             Epochs = epochs,
             BatchSize = 64,
             ValidationFraction = 0.1,
-            Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WeightDecay = 0.1, WarmupSteps = 50, Precision = TrainingPrecision.BFloat16Mixed },
-            InferenceDType = ScalarType.BFloat16,
+            Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WeightDecay = 0.1, WarmupSteps = 50, Precision = SamplePrecision.Training },
+            InferenceDType = SamplePrecision.Inference,
             Seed = 1,
             Progress = new ConsoleTrainingProgress(25),
         });

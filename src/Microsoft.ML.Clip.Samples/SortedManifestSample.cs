@@ -116,8 +116,8 @@ internal static class SortedManifestSample
         {
             Architecture = architecture, Tokenizer = tokenizer, ImageColumnName = "ImageBytes", TextColumnName = "Caption",
             Epochs = epochs, BatchSize = 128, ValidationFraction = 0, Seed = 1, LogEverySteps = 1000,
-            Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WeightDecay = 0.1, WarmupSteps = 50, Precision = TrainingPrecision.BFloat16Mixed },
-            InferenceDType = ScalarType.BFloat16,
+            Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WeightDecay = 0.1, WarmupSteps = 50, Precision = SamplePrecision.Training },
+            InferenceDType = SamplePrecision.Inference,
         }).Fit(data);
     }
 

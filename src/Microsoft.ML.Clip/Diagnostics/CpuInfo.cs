@@ -25,6 +25,13 @@ public sealed record CpuInfo(string Model, string? Family, IReadOnlyList<string>
         "avx512_vp2intersect", "avx512ifma", "amx_tile", "amx_bf16", "amx_int8", "neon", "asimd", "sve", "bf16",
     ];
 
+    /// <summary>
+    /// Whether the processor has bf16 dot-product instructions (AVX-512 BF16, AMX, or Arm's BF16), with which
+    /// libtorch's bf16 matrix products run several times faster than fp32. Without them bf16 is emulated and
+    /// slower than fp32 (measured on an AVX2-only Zen 3: about a tenth of the fp32 rate).
+    /// </summary>
+    public bool HasFastBFloat16 => VectorFlags.Any(f => f is "avx512_bf16" or "amx_bf16" or "bf16");
+
     /// <summary>Reads the current machine's processor description.</summary>
     public static CpuInfo Detect()
     {

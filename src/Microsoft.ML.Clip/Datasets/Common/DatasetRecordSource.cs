@@ -26,4 +26,17 @@ internal abstract class DatasetRecordSource
     /// shuffle buffer mixes records.
     /// </summary>
     public abstract IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad);
+
+    /// <summary>
+    /// <paramref name="records"/> as they come without a generator; with one, all of them listed first (records that
+    /// read their image lazily hold only its location) and returned in a uniformly random order.
+    /// </summary>
+    protected static IEnumerable<DatasetRecord> Permute(IEnumerable<DatasetRecord> records, Random? rand)
+    {
+        if (rand is null)
+            return records;
+        var all = System.Linq.Enumerable.ToArray(records);
+        rand.Shuffle(all);
+        return all;
+    }
 }

@@ -44,15 +44,7 @@ internal sealed class FashionMnistSource : DatasetRecordSource
     /// <summary>True: a shuffled pass reads the raw pixels (47 MB for the training split) and permutes all images.</summary>
     public override bool PermutesRecords => true;
 
-    public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad)
-    {
-        if (rand is null)
-            return Read(bad);
-        // Raw 28×28 pixels are small; PNG encoding still happens only when a cursor reads the image column.
-        var records = Read(bad).ToArray();
-        rand.Shuffle(records);
-        return records;
-    }
+    public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad) => Permute(Read(bad), rand);
 
     private IEnumerable<DatasetRecord> Read(BadRecordHandler bad)
     {

@@ -46,15 +46,7 @@ internal sealed class ImageManifestSource : DatasetRecordSource
     /// <summary>True: a shuffled pass lists the manifest's records (paths and captions only) and permutes them all.</summary>
     public override bool PermutesRecords => true;
 
-    public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad)
-    {
-        if (rand is null)
-            return Read(bad);
-        // The listing holds paths and captions, not images: files are read when a cursor reaches them.
-        var records = Read(bad).ToArray();
-        rand.Shuffle(records);
-        return records;
-    }
+    public override IEnumerable<DatasetRecord> Enumerate(Random? rand, BadRecordHandler bad) => Permute(Read(bad), rand);
 
     /// <summary>The records in manifest order; the row id is the data line's index (bad lines included, so ids stay put).</summary>
     private IEnumerable<DatasetRecord> Read(BadRecordHandler bad)

@@ -82,6 +82,8 @@ public class ClipBundleTests
         for (int i = 0; i < rows.Count; i++)
         {
             var single = engine.Predict(rows[i]);
+            // Batch of 6 against batches of one: other GEMM blocking and summation orders. Unit-norm components with
+            // the rounding bound of ConcurrencyAndMemoryTests.EmbeddingRounding (K ≤ 256, two layers: 1e-5).
             for (int j = 0; j < 32; j++)
             {
                 Assert.Equal(images[i][j], single.ImageEmbedding[j], 1e-5f);

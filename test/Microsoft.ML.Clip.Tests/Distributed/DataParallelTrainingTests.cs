@@ -14,6 +14,8 @@ namespace Microsoft.ML.Clip.Tests.Distributed;
 /// bit-identical to each other after every step, resume from each other's checkpoints, and stop together with a
 /// clear error when one of them fails.
 /// </summary>
+[Trait("Category", "Mpi")]
+[Trait("Category", "Slow")]
 public class DataParallelTrainingTests(ITestOutputHelper output)
 {
     /// <summary>Largest difference between two weight files, after checking they hold the same tensors.</summary>

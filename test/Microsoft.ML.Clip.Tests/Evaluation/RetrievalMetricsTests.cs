@@ -272,6 +272,7 @@ public class RetrievalMetricsTests
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TwentyThousandPairsInChunks()
     {

@@ -83,6 +83,7 @@ public class PersistenceTests
         Assert.Contains("Nope", missing.Message);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void SavedPipelineLoadsInAnotherProcessWithIdenticalOutputs()
     {

@@ -11,6 +11,7 @@ namespace Microsoft.ML.Clip.Tests.Modeling;
 /// <summary>Behaviour beyond the open_clip reference numbers: names, hooks, inputs, save/load.</summary>
 public class ClipModelBehaviourTests
 {
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void StateDictNamesAreOpenClips()
     {
@@ -20,6 +21,7 @@ public class ClipModelBehaviourTests
         Assert.Equal(fx.Weights.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList(), names);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void KeepingEveryPatchInOrderEqualsTheFullForward()
     {
@@ -45,6 +47,7 @@ public class ClipModelBehaviourTests
         Assert.False(subset.Pooled.allclose(reference, 1e-3, 1e-3));
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void PatchDropoutOnlyActsInTraining()
     {
@@ -62,6 +65,7 @@ public class ClipModelBehaviourTests
         TensorAssert.Close(image, fx.IO["output.image_features"], 1e-4, 1e-4, "eval mode with patch dropout configured");
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void ShorterSequencesGiveTheSameFeatures()
     {
@@ -82,6 +86,7 @@ public class ClipModelBehaviourTests
         Assert.Throws<ArgumentException>(() => model.EncodeText(floats));
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void TextTokenOutputsPoolAtTheEndToken()
     {
@@ -182,6 +187,7 @@ public class ClipModelBehaviourTests
         Assert.Contains("token-level", ex.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void SaveAndLoadRoundTrip()
     {
@@ -204,6 +210,7 @@ public class ClipModelBehaviourTests
         }
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void Bf16FileLoadsIntoAnFp32Model()
     {

@@ -9,6 +9,7 @@ namespace Microsoft.ML.Clip.Tests.Modeling;
 
 public class LossTests(ITestOutputHelper output)
 {
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void ClipAndSigLipLossesMatchOpenClip()
     {

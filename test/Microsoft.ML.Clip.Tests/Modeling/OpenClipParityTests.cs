@@ -12,6 +12,7 @@ public class OpenClipParityTests(ITestOutputHelper output)
 {
     private const double Tol = 1e-4; // |a−b| ≤ 1e-4 + 1e-4·|b|
 
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [InlineData("tiny-gelu", false)]
     [InlineData("tiny-quickgelu", false)]
@@ -40,6 +41,7 @@ public class OpenClipParityTests(ITestOutputHelper output)
         output.WriteLine($"{name} (fused attention {fusedAttention}): max |Δ| image {e1:E2}, text {e2:E2}, logits {e3:E2}, scale {e4:E2}");
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [InlineData("tiny-gelu", false)]
     [InlineData("tiny-quickgelu", false)]
@@ -76,6 +78,7 @@ public class OpenClipParityTests(ITestOutputHelper output)
     /// The ModifiedResNet fixture: outputs and loss were computed in eval mode (BatchNorm running statistics),
     /// gradients in train mode (batch statistics) from the saved weights, as the fixtures README says.
     /// </summary>
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void ResNetModelLossAndEveryGradientMatchOpenClip()
     {

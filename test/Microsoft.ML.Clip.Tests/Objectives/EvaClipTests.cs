@@ -275,6 +275,7 @@ public class EvaClipTests(ITestOutputHelper output)
         return (mlContext, estimator.Fit(train), validation);
     });
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PretrainsOnShapesWithFallingLossAndRecallAboveChance()
     {
@@ -289,6 +290,7 @@ public class EvaClipTests(ITestOutputHelper output)
         Assert.True(final.MeanRecallAt5 > 0.25, $"validation R@5 {final.MeanRecallAt5:F3} (chance 0.078)");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TheFittedModelScoresIdenticallyInANewProcess()
     {

@@ -225,6 +225,7 @@ public class FilipTests(ITestOutputHelper output)
         return (mlContext, model, clock.Elapsed.TotalSeconds);
     });
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TrainsThroughClipPretrainAndValidatesWithTokenWiseSimilarity()
     {
@@ -239,6 +240,7 @@ public class FilipTests(ITestOutputHelper output)
         Assert.True(v.MeanRecallAt5 > 0.25, $"validation mean R@5 {v.MeanRecallAt5:F3} (chance 0.08)");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void ZeroShotUsesTokenWiseSimilarityAndReloadsInAnotherProcess()
     {

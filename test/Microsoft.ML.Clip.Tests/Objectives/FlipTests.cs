@@ -141,6 +141,7 @@ public class FlipTests(ITestOutputHelper output)
         Approx.Equal(total / (2 * n), loss, atol: 2e-5, rtol: 0, "FLIP loss against the naive loop");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PretrainingOnShapesLowersTheLossAndRetrievesAboveChance()
     {
@@ -154,6 +155,7 @@ public class FlipTests(ITestOutputHelper output)
         Assert.True(validation.MeanRecallAt5 > 0.3, $"validation R@5 {validation.MeanRecallAt5:F3} (chance ≈ 0.12)");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TrainedModelReloadsInAnotherProcessWithIdenticalScores()
     {

@@ -227,6 +227,7 @@ public class MaskClipTests(ITestOutputHelper output)
             Assert.True(tensor.equal(restored.StateDict()[name]).all().item<bool>(), $"{name} differs after restore");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PretrainsOnShapesAndReloadsInAnotherProcess()
     {

@@ -118,6 +118,7 @@ public class SigLipTests(ITestOutputHelper output)
         Assert.Contains("logit_bias", ex.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void LossMatchesOpenClipFixture()
     {
@@ -140,6 +141,7 @@ public class SigLipTests(ITestOutputHelper output)
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PretrainingOnShapesLowersTheLossAndRetrievesAboveChance()
     {
@@ -199,6 +201,7 @@ public class SigLipTests(ITestOutputHelper output)
         Assert.True(correct > 2 * scores.Length / 12, $"zero-shot accuracy {correct}/{scores.Length} (chance 1/12)");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TrainedModelReloadsInAnotherProcessWithIdenticalScores()
     {

@@ -68,6 +68,7 @@ public class SlipTests(ITestOutputHelper output)
 
     private static float[] PixelStd => Microsoft.ML.Clip.Imaging.ImagePreprocessingOptions.OpenAIClipStd.ToArray();
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PretrainingOnShapesLowersTheLossAndRetrievesAboveChance()
     {
@@ -80,6 +81,7 @@ public class SlipTests(ITestOutputHelper output)
         Assert.True(validation.MeanRecallAt5 > 0.3, $"validation R@5 {validation.MeanRecallAt5:F3} (chance ≈ 0.12)");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TrainedModelReloadsInAnotherProcessWithIdenticalScores()
     {

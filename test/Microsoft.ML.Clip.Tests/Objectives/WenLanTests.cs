@@ -255,6 +255,7 @@ public class WenLanTests(ITestOutputHelper output)
         Assert.Equal(objective.Loss(model, f1, true).item<float>(), restored.Loss(model, f2, true).item<float>());
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PretrainsOnShapesAndReloadsInAnotherProcess()
     {

@@ -24,6 +24,7 @@ public class ClipBundleTests
         [VectorType(32)] public float[] TextEmbedding { get; set; } = [];
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void WeightsSavedToSafetensorsLoadAsABundleWithIdenticalEmbeddings()
     {
@@ -42,6 +43,7 @@ public class ClipBundleTests
         Assert.Equal(original.GetColumn<float[]>("TextEmbedding").ToArray(), fromFile.GetColumn<float[]>("TextEmbedding").ToArray());
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void FineTuningStartsFromThePretrainedWeightsAndLeavesThemUntouched()
     {
@@ -65,6 +67,7 @@ public class ClipBundleTests
         Assert.True(tuned.TrainingReport!.Losses[0].Loss < 2.6, $"first fine-tuning loss {tuned.TrainingReport.Losses[0].Loss:F3}: not a warm start");
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void PredictionEngineOnAReloadedClipModelMatchesBatchScoring()
     {

@@ -38,6 +38,8 @@ public class ClipPretrainCheckpointTests
         Progress = progress,
     };
 
+    [Trait("Category", "Fixtures")]
+    [Trait("Category", "Slow")]
     [FixtureFact]
     public void CancelledRunResumesToTheSameWeightsAsAnUninterruptedOne()
     {
@@ -69,6 +71,8 @@ public class ClipPretrainCheckpointTests
         Assert.True(Directory.GetFiles(temp.File("resumed"), "checkpoint-*.safetensors").Length <= 2);
     }
 
+    [Trait("Category", "Fixtures")]
+    [Trait("Category", "Slow")]
     [FixtureFact]
     public void DamagedNewestCheckpointFallsBackToThePreviousOne()
     {

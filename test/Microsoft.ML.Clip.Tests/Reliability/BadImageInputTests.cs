@@ -32,6 +32,7 @@ public class BadImageInputTests
         ex as ClipInputException ?? (ex as AggregateException)?.InnerExceptions.OfType<ClipInputException>().FirstOrDefault()
         ?? throw new Xunit.Sdk.XunitException($"expected a ClipInputException, got {ex}");
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void CorruptBytesNameColumnAndRow()
     {
@@ -41,6 +42,7 @@ public class BadImageInputTests
         Assert.Contains("not an image", error.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void EmptyBytesAreAnError()
     {
@@ -49,6 +51,7 @@ public class BadImageInputTests
         Assert.Contains("empty", error.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void TruncatedPngIsAnError()
     {
@@ -57,6 +60,7 @@ public class BadImageInputTests
         Assert.Equal(3, error.Row);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void DecompressionBombIsRefusedBeforeDecoding()
     {
@@ -75,6 +79,7 @@ public class BadImageInputTests
 /// <summary>The two image column kinds (MLImage and encoded bytes) give the same embeddings.</summary>
 public class ImageColumnKindTests
 {
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void DecodedImagesAndEncodedBytesEmbedIdentically()
     {
@@ -126,6 +131,7 @@ public class PretrainBadRowTests
         SkipBadRows = skip,
     };
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void BadRowStopsTrainingWithColumnAndRowByDefault()
     {
@@ -136,6 +142,7 @@ public class PretrainBadRowTests
         Assert.Equal(5, error.Row);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void SkipBadRowsTrainsOnTheRestAndCountsThem()
     {

@@ -25,6 +25,7 @@ public class ConcurrencyAndMemoryTests
         [VectorType(32)] public float[] TextEmbedding { get; set; } = [];
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void ManyThreadsWithTheirOwnPredictionEnginesMatchSerialScoring()
     {
@@ -87,6 +88,8 @@ public class ConcurrencyAndMemoryTests
     /// </summary>
     private const double EmbeddingRounding = 1e-5;
 
+    [Trait("Category", "Fixtures")]
+    [Trait("Category", "Slow")]
     [FixtureFact]
     public void Scoring200kRowsKeepsMemoryFlat()
     {

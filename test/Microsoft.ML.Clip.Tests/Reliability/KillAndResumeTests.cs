@@ -11,6 +11,7 @@ namespace Microsoft.ML.Clip.Tests.Reliability;
 /// A training process killed at a random moment resumes from its last checkpoint and ends with the same weights
 /// as a run that was never interrupted (CPU, fixed seed). test/Microsoft.ML.Clip.TrainingProbe is the training run.
 /// </summary>
+[Trait("Category", "Slow")]
 public class KillAndResumeTests
 {
     private static string ProbePath()

@@ -23,6 +23,7 @@ public class UnusualInputTests
         public string? Text { get; set; }
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void GrayscaleAlphaAnd16BitImagesEmbedLikeTheirRgbEquivalent()
     {
@@ -59,6 +60,7 @@ public class UnusualInputTests
         Assert.True(Approx.MaxDiff(embeddings[0], embeddings[3]) > 10 * rounding);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void NullEmptyLongAndNonLatinCaptionsAlwaysTokenize()
     {
@@ -84,6 +86,7 @@ public class UnusualInputTests
         public string ImagePath { get; set; } = "";
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void MissingImageFileNamesColumnRowAndFile()
     {
@@ -102,6 +105,7 @@ public class UnusualInputTests
         Assert.Contains("missing.png", error.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void CmykJpegDecodesToItsRgbColours()
     {

@@ -98,8 +98,7 @@ public class UnusualInputTests
         var pipeline = mlContext.Transforms.LoadRawImageBytes("ImageBytes", temp.Path, "ImagePath")
             .Append(mlContext.Transforms.ClipImageEmbedding(trained.Bundle, inputColumnName: "ImageBytes"));
         var scored = pipeline.Fit(data).Transform(data);
-        var ex = Assert.ThrowsAny<Exception>(() => scored.GetColumn<float[]>("ImageEmbedding").ToArray());
-        var error = ex as ClipInputException ?? Assert.IsType<ClipInputException>(ex.InnerException);
+        var error = Assert.Throws<ClipInputException>(() => scored.GetColumn<float[]>("ImageEmbedding").ToArray());
         Assert.Equal("ImageBytes", error.Column);
         Assert.Equal(1, error.Row);
         Assert.Contains("missing.png", error.Message);

@@ -224,6 +224,7 @@ public class WenLanTests(ITestOutputHelper output)
         Approx.Equal(l1, l2, atol: 2e-5, rtol: 0, "accumulated vs whole-batch loss");
         foreach (var (name, a) in g1)
         {
+            // The bound of ClipTrainerTests.AccumulationGivesTheFullBatchGradient (1e-5 of the largest entry + 1e-3).
             double scale = a.abs().max().item<float>();
             Assert.True(a.allclose(g2[name], rtol: 1e-3, atol: 1e-5 * scale + 1e-9), $"gradient of {name} differs");
         }

@@ -44,7 +44,14 @@ public class LocalLossTests
         // Three uneven shares, as processes with different numbers of readable rows would have.
         var ranges = new (long Start, long Count)[] { (0, 5), (5, 4), (9, 3) };
         var actual = Run(image, text, (i, t) => ranges.Select(r => share(i, t, r.Start, r.Count)).Aggregate((a, b) => a + b));
-        Assert.Equal(expected.Loss, actual.Loss, 5);
+        // The shares sum three partial losses over 5, 4 and 3 rows against one over 12: other summation orders
+        // and GEMM shapes. The loss (~2.5) is fp32: a few half-ulps (1.2e-7) per term and logits of 8-d dots with
+        // rounding ≤ 8 × 6e-8 × the scale; 1e-5 bounds them, while shares that each returned the whole loss
+        // would triple it (checked below).
+        Approx.Equal(expected.Loss, actual.Loss, atol: 1e-5, rtol: 0, "sum of the shares vs the whole loss");
+        // Feature gradients (entries ≲ 0.1) as sums of three shares' backward passes: fp32 rounding of a few terms,
+        // ~1e-7 relative; 1e-4 relative + 1e-6 absolute leaves margin for other kernels, while a share counted
+        // twice or left out changes rows by their whole value.
         Assert.True(expected.ImageGrad.allclose(actual.ImageGrad, rtol: 1e-4, atol: 1e-6), "image gradients differ");
         Assert.True(expected.TextGrad.allclose(actual.TextGrad, rtol: 1e-4, atol: 1e-6), "text gradients differ");
         // A single share is not the whole: the test would notice shares that each return the whole loss.
@@ -81,7 +88,8 @@ public class LocalLossTests
         var (image, text) = Features(12, model.Config.EmbedDim, 5);
         var whole = Run(image, text, (i, t) => objective.Loss(model, Pair(i, t), true));
         var shares = Run(image, text, (i, t) => new[] { (0L, 7L), (7L, 5L) }.Select(r => objective.LocalLoss(model, Pair(i, t), r.Item1, r.Item2, true)).Aggregate((a, b) => a + b));
-        Assert.Equal(whole.Loss, shares.Loss, 5);
+        // The same bound as in AssertSharesAddUp: two fp32 partial sums against one.
+        Approx.Equal(whole.Loss, shares.Loss, atol: 1e-5, rtol: 0, "sum of the row shares vs the whole loss");
         Assert.True(whole.ImageGrad.allclose(shares.ImageGrad, rtol: 1e-4, atol: 1e-6));
     }
 

@@ -284,6 +284,7 @@ public class RetrievalMetricsTests
         }
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TwentyThousandPairsInChunks()
     {

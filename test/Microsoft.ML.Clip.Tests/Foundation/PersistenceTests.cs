@@ -83,6 +83,7 @@ public class PersistenceTests
         Assert.Contains("Nope", missing.Message);
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void SavedPipelineLoadsInAnotherProcessWithIdenticalOutputs()
     {
@@ -129,7 +130,10 @@ public class PersistenceTests
             // Reloaded and original models run the same kernels on the same row: identical bits.
             Assert.Equal(original.Score, prediction.Score);
             Assert.Equal(original.Projected, prediction.Projected);
-            // A batch of one may take another BLAS kernel than a batch of ten: equal up to float rounding.
+            // A batch of one may take another BLAS kernel than a batch of ten: equal up to float rounding. The
+            // projection is a normalized 4→2 product (components ≤ 1, a 4-term fp32 dot: ≤ 4 × 6e-8 ≈ 2.4e-7, so
+            // 1e-6); SDCA's score is a 2-term linear model of those with weights of order 1–10 (≤ ~1e-5). Rows
+            // have different scores (checked below).
             Assert.Equal(batchScores[i], prediction.Score, 1e-5f);
             for (int j = 0; j < 2; j++)
                 Assert.Equal(batchProjected[i][j], prediction.Projected[j], 1e-6f);

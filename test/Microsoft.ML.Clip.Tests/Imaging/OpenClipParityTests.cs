@@ -24,6 +24,7 @@ public class OpenClipParityTests
     public static IEnumerable<object[]> Cases() =>
         new[] { "img0_64x64", "img1_200x120", "img2_90x300", "img3_37x53", "img4_640x480" }.Select(n => new object[] { n });
 
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [MemberData(nameof(Cases))]
     public void MatchesOpenClipEvalTransform(string name)
@@ -47,6 +48,7 @@ public class OpenClipParityTests
         }
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void EveryFixtureImageIsCovered()
     {
@@ -63,6 +65,7 @@ public class OpenClipParityTests
         }
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void BatchOfFixtureImagesMatchesOpenClip()
     {

@@ -13,6 +13,7 @@ public class ClipConfigTests(ITestOutputHelper output)
 {
     private static string FixtureConfig(string name) => File.ReadAllText(Fixtures.Path("openclip", name, "config.json"));
 
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [InlineData("tiny-gelu", false)]
     [InlineData("tiny-quickgelu", true)]
@@ -29,6 +30,7 @@ public class ClipConfigTests(ITestOutputHelper output)
         Assert.Null(config.InitLogitBias);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void ResNetFixtureConfigParses()
     {

@@ -15,6 +15,7 @@ namespace Microsoft.ML.Clip.Tests.Modeling;
 /// </summary>
 public class HuggingFaceLayoutTests(ITestOutputHelper output)
 {
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [InlineData("tiny-gelu")]
     [InlineData("tiny-quickgelu")]
@@ -44,6 +45,7 @@ public class HuggingFaceLayoutTests(ITestOutputHelper output)
         output.WriteLine($"{name} via HF layout: max |Δ| image {e1:E2}, text {e2:E2}; {hf.Count} HF tensors");
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void HuggingFaceFileIsDetectedAndLoadedFromDisk()
     {
@@ -66,6 +68,7 @@ public class HuggingFaceLayoutTests(ITestOutputHelper output)
         }
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void IncompleteQkvIsReportedByName()
     {

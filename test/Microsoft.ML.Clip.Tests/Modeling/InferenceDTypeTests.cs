@@ -10,6 +10,7 @@ namespace Microsoft.ML.Clip.Tests.Modeling;
 
 public class InferenceDTypeTests(ITestOutputHelper output)
 {
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [InlineData("tiny-gelu")]
     [InlineData("tiny-quickgelu")]

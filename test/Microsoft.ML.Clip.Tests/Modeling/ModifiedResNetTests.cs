@@ -81,6 +81,7 @@ public sealed class ModifiedResNetTests
 
     // --- architecture ----------------------------------------------------------------------------------------
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void FixtureWeightsLoadStrictlyAndBuffersRoundTrip()
     {
@@ -181,6 +182,7 @@ public sealed class ModifiedResNetTests
 
     // --- numerical parity with open_clip --------------------------------------------------------------------
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void EvalForwardMatchesOpenClipImageFeatures()
     {
@@ -200,6 +202,7 @@ public sealed class ModifiedResNetTests
         Assert.True(excess <= 0, $"max |a-b| = {maxAbs:E3} exceeds 1e-4 + 1e-4|b| by {excess:E3}");
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void TrainModeGradientsMatchOpenClipAndRunningStatsUpdate()
     {
@@ -270,6 +273,7 @@ public sealed class ModifiedResNetTests
         }
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void Bf16ForwardAndBackwardStayCloseToFp32()
     {

@@ -9,6 +9,7 @@ namespace Microsoft.ML.Clip.Tests.Modeling;
 /// <summary>Weights loading is strict and all-or-nothing, with errors that name the tensors.</summary>
 public class StrictLoadTests
 {
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void MissingTensorIsNamed()
     {
@@ -22,6 +23,7 @@ public class StrictLoadTests
         Assert.Contains("Missing", ex.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void UnexpectedTensorIsNamed()
     {
@@ -35,6 +37,7 @@ public class StrictLoadTests
         Assert.Contains("visual.extra_head.weight [3, 5]", ex.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void WrongShapeIsNamedWithBothShapesAndNothingIsCopied()
     {
@@ -52,6 +55,7 @@ public class StrictLoadTests
         Assert.True(before.eq(model.state_dict()["token_embedding.weight"]).all().item<bool>());
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void WrongArchitectureListsEverything()
     {
@@ -63,6 +67,7 @@ public class StrictLoadTests
         Assert.Contains(fx.WeightsPath, ex.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void IntegerTensorForFloatParameterIsRejected()
     {
@@ -75,6 +80,7 @@ public class StrictLoadTests
         Assert.Equal(["ln_final.bias"], ex.Mismatched);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void LoadingKeepsParameterObjects()
     {

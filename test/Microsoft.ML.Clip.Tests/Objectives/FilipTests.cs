@@ -147,7 +147,9 @@ public class FilipTests(ITestOutputHelper output)
         {
             double actual = FilipObjective.Compute(new FilipSimilarity(chunk), images, texts, textMask, tensor(scale, ScalarType.Float32)).item<float>();
             output.WriteLine($"chunk {chunk}: loss {actual:F6}, naive {expected:F6}");
-            Assert.Equal(expected, actual, 5);
+            // As EvaClipTests.LossMatchesANaiveLoopOverThePaperFormula: token similarities of fp32 vectors × 7.5,
+            // rounding ≤ ~7e-6 per logit worst case; 1e-5 is well below what any chunking error would change.
+            Approx.Equal(expected, actual, atol: 1e-5, rtol: 0, $"FILIP loss in chunks of {chunk}");
         }
     }
 
@@ -180,7 +182,10 @@ public class FilipTests(ITestOutputHelper output)
         var parts = new List<ObjectiveFeatures> { objective.Encode(model, batch.Slice(0, 3)), objective.Encode(model, batch.Slice(3, 5)) };
         using var joined = ObjectiveFeatures.Concat(parts);
         var actual = objective.Loss(model, joined, false).item<float>();
-        Assert.Equal(expected, actual, 5);
+        // Encoded as one batch of 8 or as 3 + 5: other GEMM shapes, embeddings ~1e-7 relative apart, times the logit
+        // scale 14.3 and the token-wise max/mean (1-Lipschitz): a few 1e-6 on a loss of ~2. 2e-5 bounds it; a split
+        // that lost the cross-part negatives moves it by ~log(8/5) ≈ 0.5.
+        Approx.Equal(expected, actual, atol: 2e-5, rtol: 0, "FILIP loss of 3 + 5 rows vs 8");
         foreach (var p in parts) p.Dispose();
     }
 
@@ -220,6 +225,7 @@ public class FilipTests(ITestOutputHelper output)
         return (mlContext, model, clock.Elapsed.TotalSeconds);
     });
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TrainsThroughClipPretrainAndValidatesWithTokenWiseSimilarity()
     {
@@ -234,6 +240,7 @@ public class FilipTests(ITestOutputHelper output)
         Assert.True(v.MeanRecallAt5 > 0.25, $"validation mean R@5 {v.MeanRecallAt5:F3} (chance 0.08)");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void ZeroShotUsesTokenWiseSimilarityAndReloadsInAnotherProcess()
     {

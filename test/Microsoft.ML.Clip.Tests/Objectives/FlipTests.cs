@@ -135,9 +135,13 @@ public class FlipTests(ITestOutputHelper output)
             total += -(t * Dot(i, i) - Math.Log(Enumerable.Range(0, n).Sum(j => Math.Exp(t * Dot(i, j)))));
             total += -(t * Dot(i, i) - Math.Log(Enumerable.Range(0, n).Sum(j => Math.Exp(t * Dot(j, i)))));
         }
-        Assert.Equal(total / (2 * n), loss, 4);
+        // fp32 model against a double loop on the same fp32 features: each logit t·x·y is an 8-d fp32 dot times
+        // t = exp(logit scale) ≈ 14.3, rounding ≤ 8 × 6e-8 × 14.3 ≈ 7e-6 worst case; the log-sum-exp is 1-Lipschitz
+        // and the mean adds a few ulps of ~2. 2e-5 bounds it; a wrong scale or a missing direction moves it by > 0.01.
+        Approx.Equal(total / (2 * n), loss, atol: 2e-5, rtol: 0, "FLIP loss against the naive loop");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PretrainingOnShapesLowersTheLossAndRetrievesAboveChance()
     {
@@ -151,6 +155,7 @@ public class FlipTests(ITestOutputHelper output)
         Assert.True(validation.MeanRecallAt5 > 0.3, $"validation R@5 {validation.MeanRecallAt5:F3} (chance ≈ 0.12)");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TrainedModelReloadsInAnotherProcessWithIdenticalScores()
     {

@@ -38,7 +38,10 @@ public class SlipTests(ITestOutputHelper output)
             double denominator = Enumerable.Range(0, n).Where(j => j != i).Sum(j => Math.Exp(Cos(i, j) / tau));
             total += -(Cos(i, positive) / tau - Math.Log(denominator));
         }
-        Assert.Equal(total / n, loss, 4);
+        // Cosines of 8-d fp32 vectors carry ≤ 8 × 6e-8 ≈ 5e-7 of rounding; τ = 0.1 multiplies that to 5e-6 per logit;
+        // the log-sum-exp over 9 candidates is 1-Lipschitz and the mean adds ulps of ~2.5. 2e-5 bounds it; the
+        // wrong positive (i + 4) or keeping the self-similarity in the denominator moves it by > 0.1.
+        Approx.Equal(total / n, loss, atol: 2e-5, rtol: 0, "NT-Xent against the naive loop");
     }
 
     [Fact]
@@ -65,6 +68,7 @@ public class SlipTests(ITestOutputHelper output)
 
     private static float[] PixelStd => Microsoft.ML.Clip.Imaging.ImagePreprocessingOptions.OpenAIClipStd.ToArray();
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void PretrainingOnShapesLowersTheLossAndRetrievesAboveChance()
     {
@@ -77,6 +81,7 @@ public class SlipTests(ITestOutputHelper output)
         Assert.True(validation.MeanRecallAt5 > 0.3, $"validation R@5 {validation.MeanRecallAt5:F3} (chance ≈ 0.12)");
     }
 
+    [Trait("Category", "Slow")]
     [Fact]
     public void TrainedModelReloadsInAnotherProcessWithIdenticalScores()
     {

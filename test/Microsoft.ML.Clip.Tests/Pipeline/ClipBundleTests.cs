@@ -24,6 +24,7 @@ public class ClipBundleTests
         [VectorType(32)] public float[] TextEmbedding { get; set; } = [];
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void WeightsSavedToSafetensorsLoadAsABundleWithIdenticalEmbeddings()
     {
@@ -42,6 +43,7 @@ public class ClipBundleTests
         Assert.Equal(original.GetColumn<float[]>("TextEmbedding").ToArray(), fromFile.GetColumn<float[]>("TextEmbedding").ToArray());
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void FineTuningStartsFromThePretrainedWeightsAndLeavesThemUntouched()
     {
@@ -65,6 +67,7 @@ public class ClipBundleTests
         Assert.True(tuned.TrainingReport!.Losses[0].Loss < 2.6, $"first fine-tuning loss {tuned.TrainingReport.Losses[0].Loss:F3}: not a warm start");
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void PredictionEngineOnAReloadedClipModelMatchesBatchScoring()
     {
@@ -82,6 +85,8 @@ public class ClipBundleTests
         for (int i = 0; i < rows.Count; i++)
         {
             var single = engine.Predict(rows[i]);
+            // Batch of 6 against batches of one: other GEMM blocking and summation orders. Unit-norm components with
+            // the rounding bound of ConcurrencyAndMemoryTests.EmbeddingRounding (K ≤ 256, two layers: 1e-5).
             for (int j = 0; j < 32; j++)
             {
                 Assert.Equal(images[i][j], single.ImageEmbedding[j], 1e-5f);

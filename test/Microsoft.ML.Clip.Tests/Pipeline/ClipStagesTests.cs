@@ -41,6 +41,7 @@ public class ClipStagesTests
         return (mlContext, estimator.Fit(data), data);
     });
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void PretrainLearnsAndReportsValidationRecall()
     {
@@ -61,6 +62,7 @@ public class ClipStagesTests
         Assert.True(lastValidation.MeanRecallAt5 > 0.3, $"validation R@5 {lastValidation.MeanRecallAt5:F3}");
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void EmbeddingsAreNormalizedAndMatchingPairsScoreHighest()
     {
@@ -82,6 +84,7 @@ public class ClipStagesTests
         Assert.True(correct >= 0.9 * images.Length, $"{correct}/{images.Length} images retrieve a caption of their colour");
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void ZeroShotScoresEvaluateAsAMulticlassClassifier()
     {
@@ -101,6 +104,8 @@ public class ClipStagesTests
         Assert.True(predicted.Zip(scored.GetColumn<string>("Label")).Count(p => p.First == p.Second) >= 72);
     }
 
+    [Trait("Category", "Fixtures")]
+    [Trait("Category", "Slow")]
     [FixtureFact]
     public void TrainedModelAndZeroShotReloadInAnotherProcessWithIdenticalScores()
     {
@@ -120,6 +125,7 @@ public class ClipStagesTests
         Assert.Equal(expected.GetColumn<uint>("PredictedLabel").ToArray(), actual.GetColumn<uint>("PredictedLabel").ToArray());
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void WrongColumnTypesNameTheColumn()
     {

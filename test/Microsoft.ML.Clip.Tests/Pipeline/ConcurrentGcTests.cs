@@ -17,6 +17,7 @@ namespace Microsoft.ML.Clip.Tests.Pipeline;
 /// reachable, this crashed the process or failed with "Expected false to be true ... toFloat" within a few
 /// steps, as a data loader's allocations did in real runs.
 /// </summary>
+[Trait("Category", "Slow")]
 public class ConcurrentGcTests
 {
     private sealed class GcHammer : IDisposable
@@ -60,6 +61,7 @@ public class ConcurrentGcTests
                 Assert.True(double.IsFinite(trainer.Step(batch).Loss));
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void PretrainAndScoringSurviveConcurrentCollections()
     {

@@ -17,6 +17,7 @@ public sealed class ClipTokenizerParityTests : IDisposable
 
     public void Dispose() => Directory.Delete(_temp, recursive: true);
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void OpenAIMergesFileReproducesAllOpenClipCases()
     {
@@ -28,6 +29,7 @@ public sealed class ClipTokenizerParityTests : IDisposable
         AssertAllCases(tokenizer);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void HuggingFaceFilesReproduceAllOpenClipCases()
     {
@@ -40,6 +42,7 @@ public sealed class ClipTokenizerParityTests : IDisposable
         AssertAllCases(tokenizer);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void SaveWritesHuggingFaceFilesThatLoadBackIdentically()
     {
@@ -62,6 +65,7 @@ public sealed class ClipTokenizerParityTests : IDisposable
         Assert.Equal(File.ReadAllBytes(merges), merges2.ToArray());
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void StreamOverloadsReadCompressedAndPlainMergesFiles()
     {

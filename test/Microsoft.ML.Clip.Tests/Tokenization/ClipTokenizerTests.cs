@@ -21,6 +21,7 @@ public sealed class ClipTokenizerTests : IDisposable
 
     private static ClipTokenizer Tokenizer => TokenizerFixtures.OpenAI;
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void EncodeToIdsHasNoSpecialTokens()
     {
@@ -30,6 +31,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Empty(Tokenizer.EncodeToIds(" \t "));
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [InlineData(null)]
     [InlineData("")]
@@ -44,6 +46,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.All(row.Skip(2), id => Assert.Equal(0, id));
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void TruncationKeepsTheEndToken()
     {
@@ -69,6 +72,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Equal(new[] { Start, 320, 1125, End, 0 }, Tokenizer.Encode("a photo", contextLength: 5));
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void BatchIsAnInt64TensorOfEncodedRows()
     {
@@ -90,6 +94,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Equal(new long[] { 0, 77 }, none.shape);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [InlineData("a photo of a cat", "a photo of a cat")]
     [InlineData("A Photo Of A CAT!!", "a photo of a cat !!")]
@@ -102,6 +107,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Equal(expected, Tokenizer.Decode(Tokenizer.EncodeToIds(text)));
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void DecodeRejectsUnknownIds()
     {
@@ -110,6 +116,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => Tokenizer.Decode(new[] { -1 }));
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void SpecialTokenNamesInTextFollowOpenClip()
     {
@@ -122,6 +129,7 @@ public sealed class ClipTokenizerTests : IDisposable
     /// Where .NET's Regex would split differently from open_clip's (regex module) pattern: letters and digits outside
     /// the BMP, 's' matched case-insensitively by 'ſ', U+0345 in no class. Ids from open_clip's algorithm in Python.
     /// </summary>
+    [Trait("Category", "Fixtures")]
     [FixtureTheory]
     [InlineData("\U0001D400\U0001D401\U0001D402 test", new[] { 15889, 222, 15889, 223, 15889, 480, 1628 })]
     [InlineData("\U00020000\U00020001 ok", new[] { 172, 254, 222, 222, 172, 254, 222, 479, 2481 })]
@@ -132,6 +140,7 @@ public sealed class ClipTokenizerTests : IDisposable
     public void PreTokenizerFollowsOpenClipsRegexModule(string text, int[] expected)
         => Assert.Equal(expected, Tokenizer.EncodeToIds(text));
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void LoneSurrogatesEncodeAsReplacementCharacter()
     {
@@ -141,6 +150,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Equal(Tokenizer.EncodeToIds("\U0001F600"), Tokenizer.EncodeToIds("\uD83D\uDE00")); // pairs untouched
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void ConcurrentEncodingEqualsSerialEncoding()
     {
@@ -166,6 +176,7 @@ public sealed class ClipTokenizerTests : IDisposable
                 Assert.Equal(serial[i], result[i]);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void ContextLengthBelowTwoIsRejected()
     {
@@ -193,6 +204,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Contains("48894", e.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void MergeOfUnknownSymbolsIsReportedWithLine()
     {
@@ -240,6 +252,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Contains("id 5", e.Message);
     }
 
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void HuggingFaceMergeErrorsNameTheLine()
     {

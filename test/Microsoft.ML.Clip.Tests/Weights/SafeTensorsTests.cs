@@ -12,6 +12,7 @@ namespace Microsoft.ML.Clip.Tests.Weights;
 
 public class SafeTensorsTests
 {
+    [Trait("Category", "Fixtures")]
     [FixtureFact]
     public void LoadsOpenClipFixtureWeights()
     {

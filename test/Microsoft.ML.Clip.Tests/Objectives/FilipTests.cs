@@ -273,3 +273,46 @@ public class FilipTests(ITestOutputHelper output)
         Assert.Equal(ClipSimilarityKind.FilipTokenWise, ((ClipZeroShotTransformer)loaded.Last()).Bundle.Similarity);
     }
 }
+
+/// <summary>
+/// Validation reads its pairs through the same bad-row policy as training, whatever the objective's scoring: with
+/// <c>SkipBadRows</c> an unreadable validation row is skipped and counted, not a failure of the whole Fit.
+/// </summary>
+public class ValidationBadRowTests
+{
+    public static TheoryData<string> Objectives => new(["clip", "filip"]);
+
+    [Theory]
+    [MemberData(nameof(Objectives))]
+    public void ValidationSkipsABadRowWithSkipBadRows(string objective)
+    {
+        var mlContext = new MLContext(seed: 1);
+        var train = ShapesDataset.ToDataView(mlContext, ObjectiveShapesRun.Data(32, 1));
+        var rows = ShapesDataset.ToDataView(mlContext, ObjectiveShapesRun.Data(12, 2));
+        var pairs = rows.GetColumn<byte[]>(ShapesColumns.ImageBytes).Zip(rows.GetColumn<string>(ShapesColumns.Caption),
+            (image, caption) => new Pair { ImageBytes = image, Caption = caption }).ToList();
+        pairs[5].ImageBytes = [1, 2, 3, 4, 5, 6, 7, 8]; // not an image
+        var model = mlContext.Transforms.ClipPretrain(new ClipPretrainOptions
+        {
+            Architecture = ObjectiveShapesRun.Architecture,
+            Tokenizer = ObjectiveShapesRun.Tokenizer,
+            Objective = objective == "filip" ? new FilipObjective(chunkSize: 8) : new ContrastiveObjective(),
+            ImageColumnName = ShapesColumns.ImageBytes,
+            TextColumnName = ShapesColumns.Caption,
+            Epochs = 1,
+            BatchSize = 16,
+            ValidationData = mlContext.Data.LoadFromEnumerable(pairs),
+            SkipBadRows = true,
+            Seed = 3,
+        }).Fit(train);
+        var report = model.TrainingReport!;
+        Assert.Equal(1, report.SkippedRows);
+        Assert.Single(report.Validation);
+    }
+
+    private sealed class Pair
+    {
+        [VectorType] public byte[] ImageBytes { get; set; } = [];
+        public string Caption { get; set; } = "";
+    }
+}

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Training.Scoring;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Data;
 using Xunit;
@@ -78,7 +79,7 @@ public class SavedModelCompatibilityTests
     }
 
     /// <summary>
-    /// Rewrites TestData/models from the current code when <c>CLIP_WRITE_SAVED_MODELS</c> names the source folder
+    /// Rewrote TestData/models (with the code of main at cf0dc91, where FILIP was <c>Similarity = ClipSimilarityKind.FilipTokenWise</c>) when <c>CLIP_WRITE_SAVED_MODELS</c> names the source folder
     /// (test/Microsoft.ML.Clip.Tests/TestData/models). Do that only for a new format version: the committed zips are
     /// the old versions this test guards.
     /// </summary>
@@ -136,7 +137,7 @@ public class SavedModelCompatibilityTests
         manual_seed(kind.Length * 7 + 1);
         var model = new ClipModel(config);
         model.eval();
-        return new ClipModelBundle(model, tokenizer) { Similarity = kind == "filip" ? ClipSimilarityKind.FilipTokenWise : ClipSimilarityKind.GlobalCosine };
+        return new ClipModelBundle(model, tokenizer) { Scoring = kind == "filip" ? ClipScoring.TokenWise : ClipScoring.For(model) };
     }
 
     private static Expected ReadExpected() =>

@@ -112,46 +112,22 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         {
             // Fine-tuning works on a copy: the caller's bundle keeps scoring with its own weights.
             var copy = initial.Model.Copy(device);
-            return new ClipModelBundle(copy, initial.Tokenizer, initial.Preprocessing, o.InferenceDType) { Similarity = objective.Similarity };
+            return new ClipModelBundle(copy, initial.Tokenizer, initial.Preprocessing, o.InferenceDType) { Scoring = objective.Scoring(copy) };
         }
         manual_seed(o.Seed);
         var model = new ClipModel(objective.PrepareArchitecture(o.Architecture!), device);
-        return new ClipModelBundle(model, o.Tokenizer!, o.Preprocessing, o.InferenceDType) { Similarity = objective.Similarity };
+        return new ClipModelBundle(model, o.Tokenizer!, o.Preprocessing, o.InferenceDType) { Scoring = objective.Scoring(model) };
     }
 
-    /// <summary>Image→text and text→image retrieval of the validation pairs.</summary>
+    /// <summary>
+    /// Image→text and text→image retrieval of the validation pairs, scored as the objective taught; read with the
+    /// training's bad-row policy, so rows skipped there are skipped (and counted) here too.
+    /// </summary>
     private RetrievalMetrics Validate(ClipModelBundle bundle, IDataView validation, BadRowLog badRows)
     {
-        if (bundle.Similarity == ClipSimilarityKind.FilipTokenWise)
-            return Training.Objectives.Filip.FilipRetrieval.Evaluate(bundle, validation, _options.ImageColumnName, _options.TextColumnName, _options.InferenceBatchSize);
-        // Read through the same input session as training, so rows skipped there are skipped here too.
-        var model = bundle.InferenceModel();
-        var image = ImageInput.Bind(validation.Schema, _options.ImageColumnName, new ClipImagePreprocessor(bundle.Preprocessing));
-        var text = TextInput.Bind(validation.Schema, _options.TextColumnName, bundle.Tokenizer, bundle.ContextLength, bundle.Model.Config.Text.VocabSize);
-        var cursor = SerialCursor.Create(validation, [validation.Schema[image.ColumnIndex], validation.Schema[text.ColumnIndex]]);
-        var images = new List<float[]>();
-        var texts = new List<float[]>();
-        using (var pipeline = new ReadAheadPipeline(new ClipInputSession(cursor, image, text, [], badRows.Handler), cursor, _options.InferenceBatchSize))
-        {
-            while (pipeline.Next() is ClipInputBatch batch)
-            {
-                if (batch.Count == 0) continue;
-                using var batchScope = NewDisposeScope();
-                using var noGrad = no_grad();
-                var imageEmbeddings = model.EncodeImage(batch.PixelTensor(bundle.Preprocessing.ImageSize).to(model.Device), normalize: true).to(ScalarType.Float32).cpu();
-                var textEmbeddings = model.EncodeText(batch.TokenTensor(bundle.ContextLength).to(model.Device), normalize: true).to(ScalarType.Float32).cpu();
-                for (int i = 0; i < batch.Count; i++)
-                {
-                    images.Add(imageEmbeddings[i].data<float>().ToArray());
-                    texts.Add(textEmbeddings[i].data<float>().ToArray());
-                }
-            }
-        }
-        int n = images.Count, d = bundle.EmbeddingSize;
-        using var scope = NewDisposeScope();
-        var imageTensor = tensor(images.SelectMany(v => v).ToArray(), new long[] { n, d });
-        var textTensor = tensor(texts.SelectMany(v => v).ToArray(), new long[] { n, d });
-        return RetrievalEvaluator.Evaluate(imageTensor, textTensor);
+        var (images, texts) = PairEncoder.Encode(bundle, validation, _options.ImageColumnName, _options.TextColumnName, _options.InferenceBatchSize, badRows.Handler);
+        using (images)
+        using (texts)
+            return bundle.Scoring.EvaluateRetrieval(images, texts);
     }
-
 }

@@ -41,16 +41,20 @@ public abstract class SourceBatch
     /// <summary>Rows in the batch.</summary>
     public abstract int Count { get; }
 
-    /// <summary>The batch as new tensors on <paramref name="device"/>; the caller disposes them.</summary>
+    /// <summary>The batch as tensors on <paramref name="device"/>, owned by the caller from then on; called at most once.</summary>
     public abstract TrainingBatch ToTensors(Device device);
 
-    /// <summary>A batch already in tensors (on the CPU or elsewhere): <see cref="ToTensors"/> moves or copies them.</summary>
+    /// <summary>A batch already in tensors (it takes them over): <see cref="ToTensors"/> hands them on, moved when on another device.</summary>
     public static SourceBatch FromTensors(Tensor pixels, Tensor tokens) => new TensorSourceBatch(new TrainingBatch(pixels, tokens));
 
     private sealed class TensorSourceBatch(TrainingBatch batch) : SourceBatch
     {
         public override int Count => batch.Count;
 
-        public override TrainingBatch ToTensors(Device device) => batch.To(device);
+        public override TrainingBatch ToTensors(Device device)
+        {
+            if (batch.Pixels.device_type == device.type && batch.Pixels.device_index == device.index) return batch;
+            using (batch) return batch.To(device);
+        }
     }
 }

@@ -102,7 +102,7 @@ internal static class FashionMnistSample
         Console.WriteLine("| Fashion-MNIST (10,000 test images, 10 classes) | accuracy |");
         Console.WriteLine("|---|---|");
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| CLIP zero-shot ({0} templates, no labels used) | {1:P1} |", Templates.Length, zeroShotAccuracy));
-        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| ClipLinearProbe on CLIP embeddings ({0:N0} training images, λ = {1:G3}) | {2:P1} |", probeRows, probe.LastSweep!.ChosenL2Regularization, probeAccuracy));
+        Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| ClipLinearProbe on CLIP embeddings ({0:N0} training images, λ = {1:G3}) | {2:P1} |", probeRows, probeModel.Sweep.ChosenL2Regularization, probeAccuracy));
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| logistic regression on raw pixels (same {0:N0} images) | {1:P1} |", probeRows, pixelAccuracy));
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| chance | {0:P1} |", 0.1));
         Console.WriteLine($"Total time {clock.Elapsed.TotalMinutes:F1} min.");

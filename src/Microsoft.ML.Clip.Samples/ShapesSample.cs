@@ -121,7 +121,7 @@ internal static class ShapesSample
         Row($"zero-shot accuracy, seen pairs (1,000 images, {k} classes)", seenAccuracy, 1.0 / k);
         Row($"image→text Recall@1 / @5 / @10 ({n:N0} new pairs)", retrieval.ImageToText, n);
         Row($"text→image Recall@1 / @5 / @10 ({n:N0} new pairs)", retrieval.TextToImage, n);
-        Row($"linear probe accuracy (ClipLinearProbe, λ = {probe.LastSweep!.ChosenL2Regularization:G3}; 2,000 train / 1,000 test images)", probeAccuracy, 1.0 / k);
+        Row($"linear probe accuracy (ClipLinearProbe, λ = {probeModel.Sweep.ChosenL2Regularization:G3}; 2,000 train / 1,000 test images)", probeAccuracy, 1.0 / k);
         Console.WriteLine();
         Console.WriteLine($"Saved {zip} ({new FileInfo(zip).Length / 1e6:F1} MB); reloaded with Model.Load: {identical}/{before.Length} score vectors identical.");
         Console.WriteLine($"Training curves: {plot}");

@@ -43,15 +43,13 @@ internal static class PipelineBenchmark
             using var tokens = tokenizer.EncodeBatch(captions, config.Text.ContextLength);
             manual_seed(0);
             using var model = new ClipModel(config);
-            using var trainer = new ClipTrainer(model, new ContrastiveObjective(), trainerOptions, batches);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            double bareLoss = 0;
-            for (int i = 0; i < batches; i++)
-            {
-                using var step = new TrainingBatch(pixels.narrow(0, i * batch, batch), tokens.narrow(0, i * batch, batch));
-                bareLoss = trainer.Step(step).Loss;
-            }
-            double bare = rows / clock.Elapsed.TotalSeconds;
+            // The same TrainingRun as ClipPretrain, fed tensor slices instead of an IDataView.
+            var source = new FunctionBatchSource((long)batches * batch, (_, i) => i >= batches ? null
+                : SourceBatch.FromTensors(pixels.narrow(0, i * batch, batch), tokens.narrow(0, i * batch, batch)));
+            var run = new TrainingRun(model, new ContrastiveObjective(), new TrainingRunOptions { Epochs = 1, BatchSize = batch, Trainer = trainerOptions });
+            var bareReport = run.Run(source);
+            double bareLoss = run.LastLoss;
+            double bare = rows / bareReport.Seconds;
 
             // (b) ClipPretrain over the IDataView of PNG bytes and captions.
             var fitted = mlContext.Transforms.ClipPretrain(new ClipPretrainOptions

@@ -1,6 +1,6 @@
 // Usage: DistributedProbe <mode> key=value ...
 //   trainer  out=DIR steps=N batch=G [objective=clip|siglip|wenlan] [micro=M] [precision=bf16] [fail=WHERE:RANK:STEP]
-//            ClipTrainer on deterministic tensors: with P processes, rank r trains on rows [r·G/P, (r+1)·G/P) of every
+//            TrainingRun on deterministic tensors: with P processes, rank r trains on rows [r·G/P, (r+1)·G/P) of every
 //            global batch. Every rank writes DIR/rank<r>.txt (one "step loss gradient-norm checksum" line per step); rank 0 writes
 //            DIR/weights.safetensors. fail= makes rank RANK throw at step STEP in WHERE (encode or loss).
 //   pretrain out=DIR epochs=E batch=G [checkpoints=DIR] [badrow=K] [kill-after-checkpoint=R] [stop-after=S] [precision=bf16]
@@ -76,16 +76,23 @@ void Trainer()
     manual_seed(7);
     using var model = new ClipModel(config, CPU);
     var options = new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 1, Precision = precision, MicroBatchSize = settings.ContainsKey("micro") ? GetInt("micro", 0) : null };
-    using var trainer = new ClipTrainer(model, objective, options, steps, group);
     using var log = new StreamWriter(Path.Combine(outDir, $"rank{rank}.txt"));
-    for (int step = 0; step < steps; step++)
+    // One epoch of `steps` global batches through the same TrainingRun as ClipPretrain; each process keeps its rows.
+    var source = new FunctionBatchSource((long)steps * batch, (_, step) =>
     {
+        if (step >= steps) return null;
         using var scope = NewDisposeScope();
-        var (pixels, tokens) = GlobalBatch(step, batch, config);
-        using var mine = new TrainingBatch(pixels.narrow(0, rank * local, group is null ? batch : local).clone(), tokens.narrow(0, rank * local, group is null ? batch : local).clone());
-        var result = trainer.Step(mine);
-        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.Step} {result.Loss:R} {result.GradientNorm:R} {TrainingStateSync.Checksum(model):x16}"));
-    }
+        var (pixels, tokens) = GlobalBatch((int)step, batch, config);
+        int rows = group is null ? batch : local;
+        return SourceBatch.FromTensors(pixels.narrow(0, rank * local, rows).clone().DetachFromDisposeScope(),
+            tokens.narrow(0, rank * local, rows).clone().DetachFromDisposeScope());
+    });
+    var run = new TrainingRun(model, objective, new TrainingRunOptions { Epochs = 1, BatchSize = batch, Trainer = options }, group, new TrainingRunHooks
+    {
+        StepCompleted = result => log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{result.Step} {result.Loss:R} {result.GradientNorm:R} {TrainingStateSync.Checksum(model):x16}")),
+    });
+    run.Run(source);
     if (rank == 0) ClipWeights.Save(model, Path.Combine(outDir, "weights.safetensors"));
 }
 

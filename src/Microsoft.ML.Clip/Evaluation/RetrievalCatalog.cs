@@ -59,6 +59,33 @@ public static class RetrievalCatalog
         return RetrievalEvaluator.Evaluate(imageTensor, textTensor, chunkSize, similarity);
     }
 
+    /// <summary>
+    /// Image–text retrieval metrics for the pairs of <paramref name="data"/> scored by <paramref name="model"/> as its
+    /// training objective taught (<see cref="ClipModelBundle.Scoring"/>: FILIP's token-wise similarity for a FILIP
+    /// model, which embedding columns cannot carry). Row i's image and caption are a matching pair.
+    /// </summary>
+    /// <param name="mlContext">The ML.NET context.</param>
+    /// <param name="data">Rows with an image column (MLImage or encoded bytes) and a caption column.</param>
+    /// <param name="model">The model that encodes and scores the pairs.</param>
+    /// <param name="imageColumnName">The image column.</param>
+    /// <param name="textColumnName">The caption column.</param>
+    /// <param name="batchSize">Pairs encoded per forward pass.</param>
+    /// <param name="chunkSize">Queries scored at once.</param>
+    public static RetrievalMetrics EvaluateRetrieval(this MLContext mlContext, IDataView data, ClipModelBundle model,
+        string imageColumnName = "Image", string textColumnName = "Text", int batchSize = 64, int chunkSize = 1024)
+    {
+        Contracts.CheckValue(mlContext, nameof(mlContext));
+        var host = ((IHostEnvironment)mlContext).Register(nameof(RetrievalEvaluator));
+        host.CheckValue(data, nameof(data));
+        host.CheckValue(model, nameof(model));
+        if (batchSize < 1 || chunkSize < 1)
+            throw host.ExceptParam(batchSize < 1 ? nameof(batchSize) : nameof(chunkSize), "The batch and chunk sizes must be at least 1.");
+        var (images, texts) = Transforms.PairEncoder.Encode(model, data, imageColumnName, textColumnName, batchSize);
+        using (images)
+        using (texts)
+            return model.Scoring.EvaluateRetrieval(images, texts, chunkSize);
+    }
+
     private static DataViewSchema.Column CheckColumn(IHost host, DataViewSchema schema, string name, string role, out int width)
     {
         var column = schema.GetColumnOrNull(name);

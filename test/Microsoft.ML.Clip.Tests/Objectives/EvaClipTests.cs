@@ -156,7 +156,7 @@ public class EvaClipTests(ITestOutputHelper output)
         var objective = new EvaClipObjective(new EvaClipOptions
         {
             ImageTowerInit = PretrainedTower.FromSafetensors(path),
-            TextTowerInit = PretrainedTower.FromBundle(bundle),
+            TextTowerInit = PretrainedTower.FromModel(bundle.Model),
         });
         objective.Initialize(target, target.Device);
 

@@ -10,6 +10,7 @@ using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Objectives;
 using Microsoft.ML.Clip.Training.Objectives.Filip;
+using Microsoft.ML.Clip.Training.Scoring;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Data;
 using Xunit;
@@ -234,13 +235,32 @@ public class FilipTests(ITestOutputHelper output)
         double first = report.Losses.Take(3).Average(l => l.Loss), last = report.Losses.TakeLast(3).Average(l => l.Loss);
         var v = report.Validation[^1];
         output.WriteLine($"{report.Steps} steps in {seconds:F1} s; loss {first:F3} -> {last:F3}; validation R@1 i2t {v.ImageToTextRecallAt1:F3} t2i {v.TextToImageRecallAt1:F3} mean R@5 {v.MeanRecallAt5:F3}");
-        Assert.Equal(ClipSimilarityKind.FilipTokenWise, model.Bundle.Similarity);
+        Assert.Same(ClipScoring.TokenWise, model.Bundle.Scoring);
         Assert.True(last < first - 0.5, $"loss {first:F3} -> {last:F3}");
         // 64 validation pairs: chance R@5 = 5/64 ≈ 0.08.
         Assert.True(v.MeanRecallAt5 > 0.25, $"validation mean R@5 {v.MeanRecallAt5:F3} (chance 0.08)");
     }
 
     [Trait("Category", "Slow")]
+    [Fact]
+    public void EvaluateRetrievalWithTheModelScoresTokenWise()
+    {
+        var (mlContext, model, _) = Trained.Value;
+        var test = ShapesDataset.ToDataView(mlContext, Shapes(48, 6));
+        var metrics = mlContext.EvaluateRetrieval(test, model.Bundle, ShapesColumns.ImageBytes, ShapesColumns.Caption, batchSize: 16);
+        // By hand: token features of every pair, ranked with FILIP's symmetric token-wise score.
+        var bundle = model.Bundle;
+        var (images, _) = PairEncoder.Encode(bundle, test, ShapesColumns.ImageBytes, ShapesColumns.Caption, batchSize: 48);
+        var captions = test.GetColumn<string>(ShapesColumns.Caption).Select(c => (string?)c).ToList();
+        var (tokens, mask) = FilipTokenFeatures.EncodeText(bundle.Model, bundle.Tokenizer.EncodeBatch(captions, bundle.ContextLength));
+        var expected = RetrievalEvaluator.Evaluate(images, FilipTokenFeatures.ZeroInvalid(tokens, mask), similarity: new FilipSimilarity().ScoreZeroPadded);
+        Assert.Equal(expected.ImageToText.RecallAt1, metrics.ImageToText.RecallAt1);
+        Assert.Equal(expected.TextToImage.RecallAt5, metrics.TextToImage.RecallAt5);
+        Assert.Equal(expected.ImageToText.MeanRank, metrics.ImageToText.MeanRank, 6);
+        // The embedding columns' cosine ranks differently: the token-wise score is what the model learned.
+        output.WriteLine($"token-wise {metrics}; cosine of the embeddings {mlContext.EvaluateRetrieval(model.Transform(test))}");
+    }
+
     [Fact]
     public void ZeroShotUsesTokenWiseSimilarityAndReloadsInAnotherProcess()
     {
@@ -254,7 +274,7 @@ public class FilipTests(ITestOutputHelper output)
         // The stage's scores are softmax(scale · mean over prompts of ½(s^I + s^T)) computed here by hand.
         var scores = chain.Transform(test).GetColumn<float[]>("Score").ToArray();
         var bundle = model.Bundle;
-        var (images, _) = FilipRetrieval.EncodePairs(bundle, test, ShapesColumns.ImageBytes, ShapesColumns.Caption);
+        var (images, _) = PairEncoder.Encode(bundle, test, ShapesColumns.ImageBytes, ShapesColumns.Caption, batchSize: 64);
         var prompts = classes.SelectMany(c => ShapesDataset.PromptTemplates.Select(t => (string?)t.Replace("{}", c))).ToList();
         var (promptTokens, promptMask) = FilipTokenFeatures.EncodeText(bundle.Model, bundle.Tokenizer.EncodeBatch(prompts, bundle.ContextLength));
         var similarity = new FilipSimilarity(5).Score(images, null, promptTokens, promptMask)
@@ -277,6 +297,49 @@ public class FilipTests(ITestOutputHelper output)
         Assert.Equal(expectedView.GetColumn<uint>("PredictedLabel").ToArray(), reloaded.GetColumn<uint>("PredictedLabel").ToArray());
         // The similarity kind survives a plain in-process reload too.
         var loaded = (TransformerChain<ITransformer>)mlContext.Model.Load(path, out _);
-        Assert.Equal(ClipSimilarityKind.FilipTokenWise, ((ClipZeroShotTransformer)loaded.Last()).Bundle.Similarity);
+        Assert.Same(ClipScoring.TokenWise, ((ClipZeroShotTransformer)loaded.Last()).Bundle.Scoring);
+    }
+}
+
+/// <summary>
+/// Validation reads its pairs through the same bad-row policy as training, whatever the objective's scoring: with
+/// <c>SkipBadRows</c> an unreadable validation row is skipped and counted, not a failure of the whole Fit.
+/// </summary>
+public class ValidationBadRowTests
+{
+    public static TheoryData<string> Objectives => new(["clip", "filip"]);
+
+    [Theory]
+    [MemberData(nameof(Objectives))]
+    public void ValidationSkipsABadRowWithSkipBadRows(string objective)
+    {
+        var mlContext = new MLContext(seed: 1);
+        var train = ShapesDataset.ToDataView(mlContext, ObjectiveShapesRun.Data(32, 1));
+        var rows = ShapesDataset.ToDataView(mlContext, ObjectiveShapesRun.Data(12, 2));
+        var pairs = rows.GetColumn<byte[]>(ShapesColumns.ImageBytes).Zip(rows.GetColumn<string>(ShapesColumns.Caption),
+            (image, caption) => new Pair { ImageBytes = image, Caption = caption }).ToList();
+        pairs[5].ImageBytes = [1, 2, 3, 4, 5, 6, 7, 8]; // not an image
+        var model = mlContext.Transforms.ClipPretrain(new ClipPretrainOptions
+        {
+            Architecture = ObjectiveShapesRun.Architecture,
+            Tokenizer = ObjectiveShapesRun.Tokenizer,
+            Objective = objective == "filip" ? new FilipObjective(chunkSize: 8) : new ContrastiveObjective(),
+            ImageColumnName = ShapesColumns.ImageBytes,
+            TextColumnName = ShapesColumns.Caption,
+            Epochs = 1,
+            BatchSize = 16,
+            ValidationData = mlContext.Data.LoadFromEnumerable(pairs),
+            SkipBadRows = true,
+            Seed = 3,
+        }).Fit(train);
+        var report = model.TrainingReport!;
+        Assert.Equal(1, report.SkippedRows);
+        Assert.Single(report.Validation);
+    }
+
+    private sealed class Pair
+    {
+        [VectorType] public byte[] ImageBytes { get; set; } = [];
+        public string Caption { get; set; } = "";
     }
 }

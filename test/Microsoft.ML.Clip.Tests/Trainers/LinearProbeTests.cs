@@ -98,9 +98,7 @@ public class LinearProbeTests
         var validation = keys.Transform(Load(mlContext, FewNoisyRows(2000, 40, seed: 4)));
         var probe = mlContext.MulticlassClassification.Trainers.ClipLinearProbe(new ClipLinearProbeOptions { ValidationData = validation });
 
-        probe.Fit(keys.Transform(train));
-
-        var sweep = probe.LastSweep!;
+        var sweep = probe.Fit(keys.Transform(train)).Sweep;
         Print(sweep);
         Assert.True(sweep.ChosenL2Regularization >= 1, $"chose L2 = {sweep.ChosenL2Regularization}");
         AssertChosenIsBest(sweep);
@@ -118,9 +116,7 @@ public class LinearProbeTests
         var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label");
         var probe = mlContext.MulticlassClassification.Trainers.ClipLinearProbe(new ClipLinearProbeOptions { Seed = 5 });
 
-        pipeline.Append(probe).Fit(data);
-
-        var sweep = probe.LastSweep!;
+        var sweep = pipeline.Append(probe).Fit(data).LastTransformer.Sweep;
         Print(sweep);
         Assert.True(sweep.ChosenL2Regularization <= 1e-2f, $"chose L2 = {sweep.ChosenL2Regularization}");
         AssertChosenIsBest(sweep);
@@ -147,7 +143,7 @@ public class LinearProbeTests
         var probe = mlContext.MulticlassClassification.Trainers.ClipLinearProbe(new ClipLinearProbeOptions { Seed = 5 });
         var model = mlContext.Transforms.Conversion.MapValueToKey("Label").Append(probe).Fit(Load(mlContext, rows));
 
-        var sweep = probe.LastSweep!;
+        var sweep = model.LastTransformer.Sweep;
         // Bayes accuracy here is ≈ 98 % (distance 4√2 between class means, unit noise).
         Assert.True(sweep.ChosenValidationAccuracy > 0.95, $"validation accuracy {sweep.ChosenValidationAccuracy:F3}");
         var shuffled = rows.OrderBy(_ => random.Next()).ToList();
@@ -172,9 +168,7 @@ public class LinearProbeTests
         mlContext.Log += (_, e) => { if (e.Message.Contains("Linear probe: L2 =")) lock (logged) logged.Add(e.Message); };
         var probe = mlContext.MulticlassClassification.Trainers.ClipLinearProbe(new ClipLinearProbeOptions { Seed = 2, Progress = progress });
 
-        probe.Fit(data);
-
-        var sweep = probe.LastSweep!;
+        var sweep = probe.Fit(data).Sweep;
         Print(sweep);
         var trials = sweep.Trials;
         Assert.Equal(trials, progress.Reported);
@@ -228,10 +222,10 @@ public class LinearProbeTests
             RefinementSteps = 0,
         });
 
-        probe.Fit(data);
+        var sweep = probe.Fit(data).Sweep;
 
-        Assert.Equal(new[] { 0.5f, 5f, 50f }, probe.LastSweep!.Trials.Select(t => t.L2Regularization));
-        AssertChosenIsBest(probe.LastSweep);
+        Assert.Equal(new[] { 0.5f, 5f, 50f }, sweep.Trials.Select(t => t.L2Regularization));
+        AssertChosenIsBest(sweep);
     }
 
     [Fact]
@@ -263,12 +257,12 @@ public class LinearProbeTests
 
         var model = pipeline.Fit(data);
 
-        // The probe's stage is ML.NET's own transformer type.
-        var probeModel = model.OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>().Single();
+        // The probe's stage wraps ML.NET's own transformer type, which is what the zip holds (checked on reload below).
+        var probeModel = model.OfType<ClipLinearProbeTransformer>().Single();
         Assert.NotNull(probeModel.Model);
 
         // Same as training LbfgsMaximumEntropy directly with the chosen L2 on every row.
-        float chosen = probe.LastSweep!.ChosenL2Regularization;
+        float chosen = probeModel.Sweep.ChosenL2Regularization;
         var keyed = mlContext.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         var direct = mlContext.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
         {
@@ -292,6 +286,7 @@ public class LinearProbeTests
         string path = temp.File("probe.zip");
         mlContext.Model.Save(model, data.Schema, path);
         var loaded = new MLContext(seed: 2).Model.Load(path, out _);
+        Assert.Single(((TransformerChain<ITransformer>)loaded).OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>());
         var reloaded = loaded.Transform(data);
         Assert.Equal(scored.GetColumn<float[]>("Score").ToList(), reloaded.GetColumn<float[]>("Score").ToList());
         Assert.Equal(predicted, reloaded.GetColumn<float>("PredictedLabel").ToList());
@@ -371,8 +366,8 @@ public class LinearProbeTests
             RefitOnValidationData = false,
             L2Grid = [1f],
         });
-        probe.Fit(keys.Transform(train));
-        Assert.Equal((60, 30, 60), (probe.LastSweep!.TrainingRowCount, probe.LastSweep.ValidationRowCount, probe.LastSweep.FinalRowCount));
+        var sweep = probe.Fit(keys.Transform(train)).Sweep;
+        Assert.Equal((60, 30, 60), (sweep.TrainingRowCount, sweep.ValidationRowCount, sweep.FinalRowCount));
     }
 
     [Fact]

@@ -17,15 +17,16 @@ namespace Microsoft.ML.Clip.Trainers;
 /// trains the final model with the chosen λ on all rows.
 /// </summary>
 /// <remarks>
-/// <para><c>Fit</c> returns the standard ML.NET transformer of <c>LbfgsMaximumEntropy</c>, so the model saves
-/// and loads with plain <c>MLContext.Model.Save</c>/<c>Load</c> and needs nothing from this library to score.
-/// Every evaluated λ and its validation accuracy are in <see cref="LastSweep"/> after <c>Fit</c>, in ML.NET's
-/// log, and reported to <see cref="ClipLinearProbeOptions.Progress"/>.</para>
+/// <para><c>Fit</c> returns a <see cref="ClipLinearProbeTransformer"/>: ML.NET's transformer of
+/// <c>LbfgsMaximumEntropy</c>, which is what saves, so the model loads with a plain <c>MLContext.Model.Load</c> and
+/// needs nothing from this library to score, with the sweep beside it. Every evaluated λ and its validation accuracy
+/// are in its <see cref="ClipLinearProbeTransformer.Sweep"/>, in ML.NET's log, and reported to
+/// <see cref="ClipLinearProbeOptions.Progress"/>.</para>
 /// <para>Rows are cached (only the columns the trainer reads) before the sweep, so stages before the probe in
 /// a pipeline, such as an image encoder, run once rather than once per λ.</para>
 /// <para>Cost: (grid size + up to 2 × refinement steps + 1) L-BFGS fits; with the defaults at most 16.</para>
 /// </remarks>
-public sealed class ClipLinearProbeEstimator : IEstimator<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>
+public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransformer>
 {
     private readonly IHost _host;
     private readonly MulticlassClassificationCatalog _multiclass;
@@ -34,9 +35,6 @@ public sealed class ClipLinearProbeEstimator : IEstimator<MulticlassPredictionTr
 
     /// <summary>The options this estimator was created with (a copy; later changes to the caller's instance do not apply).</summary>
     internal ClipLinearProbeOptions Options { get; }
-
-    /// <summary>The sweep of the latest <see cref="Fit"/> on this instance; null before the first.</summary>
-    public ClipLinearProbeSweep? LastSweep { get; private set; }
 
     internal ClipLinearProbeEstimator(IHostEnvironment env, ClipLinearProbeOptions options)
     {
@@ -108,10 +106,10 @@ public sealed class ClipLinearProbeEstimator : IEstimator<MulticlassPredictionTr
     }
 
     /// <summary>
-    /// Runs the sweep (recorded in <see cref="LastSweep"/>) and returns the model trained with the chosen λ.
+    /// Runs the sweep and returns the model trained with the chosen λ, with the sweep.
     /// </summary>
     /// <param name="input">Rows with the label and feature columns.</param>
-    public MulticlassPredictionTransformer<MaximumEntropyModelParameters> Fit(IDataView input)
+    public ClipLinearProbeTransformer Fit(IDataView input)
     {
         _host.CheckValue(input, nameof(input));
         CheckData(input.Schema, nameof(input));
@@ -202,9 +200,8 @@ public sealed class ClipLinearProbeEstimator : IEstimator<MulticlassPredictionTr
             $"(validation accuracy {chosen.ValidationAccuracy.ToString("F4", CultureInfo.InvariantCulture)}); training the final model.");
         var result = MakeTrainer(chosen.L2Regularization).Fit(final);
         long finalRows = ReferenceEquals(final, train) ? trainRows : CountRows(final);
-        LastSweep = new ClipLinearProbeSweep(trials.AsReadOnly(), chosen.L2Regularization, chosen.ValidationAccuracy,
-            trainRows, validationRows, finalRows);
-        return result;
+        return new ClipLinearProbeTransformer(result, new ClipLinearProbeSweep(trials.AsReadOnly(), chosen.L2Regularization,
+            chosen.ValidationAccuracy, trainRows, validationRows, finalRows));
     }
 
     /// <summary>The highest accuracy; among equal accuracies the largest λ (the most regularized model).</summary>

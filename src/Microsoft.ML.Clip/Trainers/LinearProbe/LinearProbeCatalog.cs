@@ -11,7 +11,7 @@ public static class LinearProbeCatalog
     /// A CLIP-style linear probe: ML.NET's L-BFGS multinomial logistic regression (<c>LbfgsMaximumEntropy</c>)
     /// whose L2 strength is chosen by a sweep on held-out rows (20% of the data; a log-spaced grid
     /// 10⁻⁶…10⁶ refined by binary search), then refitted on all rows. The result is the standard
-    /// <c>LbfgsMaximumEntropy</c> model; the sweep is in <see cref="ClipLinearProbeEstimator.LastSweep"/>.
+    /// <c>LbfgsMaximumEntropy</c> model, with the sweep in <see cref="ClipLinearProbeTransformer.Sweep"/>.
     /// </summary>
     /// <param name="catalog">The multiclass classification trainers catalog.</param>
     /// <param name="labelColumnName">The label column, a key (use <c>MapValueToKey</c>).</param>
@@ -23,7 +23,7 @@ public static class LinearProbeCatalog
     ///     .Append(probe)
     ///     .Append(mlContext.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
     /// var model = pipeline.Fit(train);
-    /// Console.WriteLine($"chosen L2 = {probe.LastSweep!.ChosenL2Regularization}");
+    /// Console.WriteLine($"chosen L2 = {model.LastTransformer.LastTransformer.Sweep.ChosenL2Regularization}");
     /// </code>
     /// </example>
     public static ClipLinearProbeEstimator ClipLinearProbe(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Training.Scoring;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -72,10 +73,11 @@ public abstract class ClipObjective
     public virtual IEnumerable<(string Name, Parameter Parameter)> ExtraParameters() => [];
 
     /// <summary>
-    /// The similarity the trained model scores with (stored in its <see cref="ClipModelBundle"/>, used by validation,
-    /// zero-shot classification and retrieval). CLIP's global cosine unless the objective trains another.
+    /// How <paramref name="model"/>, trained with this objective, compares images with texts (saved with it, used by
+    /// validation, zero-shot classification and retrieval). By default what the model's parameters imply
+    /// (<see cref="ClipScoring.For"/>: CLIP's cosine, or a sigmoid with a logit bias).
     /// </summary>
-    public virtual ClipSimilarityKind Similarity => ClipSimilarityKind.GlobalCosine;
+    public virtual ClipScoring Scoring(ClipModel model) => ClipScoring.For(model);
 
     /// <summary>Called after each optimizer step (momentum updates, queue updates, clamping).</summary>
     public virtual void AfterStep(ClipModel model, ObjectiveFeatures? batchFeatures) { }

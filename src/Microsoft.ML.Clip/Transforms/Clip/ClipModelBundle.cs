@@ -7,6 +7,7 @@ using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Persistence;
 using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Training.Scoring;
 using Microsoft.ML.Clip.Weights;
 using static TorchSharp.torch;
 
@@ -21,6 +22,7 @@ namespace Microsoft.ML.Clip;
 public sealed class ClipModelBundle
 {
     private ClipModel? _inference;
+    private ClipScoring? _scoring;
     private readonly object _inferenceLock = new();
 
     /// <summary>Bundles a model with its tokenizer and preprocessing.</summary>
@@ -56,10 +58,15 @@ public sealed class ClipModelBundle
     public ScalarType InferenceDType { get; }
 
     /// <summary>
-    /// How images and texts are compared when scoring (zero-shot classification, validation retrieval): CLIP's
-    /// global cosine (default) or FILIP's token-wise similarity for a model trained with it. Saved with the model.
+    /// How images and texts are compared (zero-shot classification, retrieval evaluation, validation): what the
+    /// training objective taught, e.g. <see cref="ClipScoring.TokenWise"/> for FILIP. Unset: what the model's
+    /// parameters imply (<see cref="ClipScoring.For"/>). Saved with the model.
     /// </summary>
-    public ClipSimilarityKind Similarity { get; init; }
+    public ClipScoring Scoring
+    {
+        get => _scoring ??= ClipScoring.For(Model);
+        init => _scoring = value ?? throw new ArgumentNullException(nameof(Scoring));
+    }
 
     /// <summary>Size of the embeddings.</summary>
     public int EmbeddingSize => Model.Config.EmbedDim;
@@ -119,8 +126,10 @@ public sealed class ClipModelBundle
     // int: inference dtype (ScalarType)
     // int: image size, int: resize mode, float[3]: mean, float[3]: std, long: max pixels
     // entries: ClipWeights.safetensors, ClipTokenizer.vocab.json, ClipTokenizer.merges.txt,
-    // ClipSimilarity.bin (int ClipSimilarityKind; written only when not GlobalCosine, absent in older models)
+    // ClipScoring.bin (string: ClipScoring.Name; absent in older models),
+    // ClipSimilarity.bin (int: 1 for FILIP's token-wise scoring, read by older versions; written only when not 0)
     private const int FormatVersion = 1;
+    private const string ScoringEntry = "ClipScoring.bin";
     private const string SimilarityEntry = "ClipSimilarity.bin";
 
     internal void Save(ModelSaveContext ctx)
@@ -140,10 +149,11 @@ public sealed class ClipModelBundle
         Tokenizer.Save(vocab, merges);
         ctx.SaveBinaryStream("ClipTokenizer.vocab.json", w => w.Write(vocab.ToArray()));
         ctx.SaveBinaryStream("ClipTokenizer.merges.txt", w => w.Write(merges.ToArray()));
-        // An optional entry rather than a new format version: models scoring with the global cosine stay readable
-        // by earlier versions of the library.
-        if (Similarity != ClipSimilarityKind.GlobalCosine)
-            ctx.SaveBinaryStream(SimilarityEntry, w => w.Write((int)Similarity));
+        // Optional entries rather than a new format version: earlier versions of the library still read the model,
+        // and from the older entry they still score a FILIP model token-wise.
+        ctx.SaveBinaryStream(ScoringEntry, w => w.Write(Scoring.Name));
+        if (Scoring.LegacySimilarityCode != 0)
+            ctx.SaveBinaryStream(SimilarityEntry, w => w.Write(Scoring.LegacySimilarityCode));
     }
 
     internal static ClipModelBundle Load(ModelLoadContext ctx)
@@ -170,11 +180,18 @@ public sealed class ClipModelBundle
         byte[] vocab = ReadEntry(ctx, "ClipTokenizer.vocab.json"), merges = ReadEntry(ctx, "ClipTokenizer.merges.txt");
         var tokenizer = ClipTokenizer.FromHuggingFace(new MemoryStream(vocab), new MemoryStream(merges),
             $"{ctx.Directory}/ClipTokenizer.vocab.json", $"{ctx.Directory}/ClipTokenizer.merges.txt");
-        var similarity = ClipSimilarityKind.GlobalCosine;
-        ctx.TryLoadBinaryStream(SimilarityEntry, r => similarity = (ClipSimilarityKind)r.ReadInt32());
-        if (!Enum.IsDefined(similarity))
-            throw new InvalidDataException($"The CLIP model in '{ctx.Directory}' declares an unknown similarity ({(int)similarity}).");
-        return new ClipModelBundle(model, tokenizer, preprocessing, dtype) { Similarity = similarity };
+        return new ClipModelBundle(model, tokenizer, preprocessing, dtype) { Scoring = LoadScoring(ctx, model) };
+    }
+
+    /// <summary>The saved scoring: by name, else the code older versions wrote, else what the model implies.</summary>
+    private static ClipScoring LoadScoring(ModelLoadContext ctx, ClipModel model)
+    {
+        string? name = null;
+        int legacy = 0;
+        ctx.TryLoadBinaryStream(ScoringEntry, r => name = r.ReadString());
+        ctx.TryLoadBinaryStream(SimilarityEntry, r => legacy = r.ReadInt32());
+        try { return name is not null ? ClipScoring.FromName(name) : ClipScoring.FromLegacyCode(legacy, model); }
+        catch (InvalidDataException error) { throw new InvalidDataException($"The CLIP model in '{ctx.Directory}': {error.Message}", error); }
     }
 
     private static byte[] ReadEntry(ModelLoadContext ctx, string name)

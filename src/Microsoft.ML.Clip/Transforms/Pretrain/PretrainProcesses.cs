@@ -1,7 +1,6 @@
 using System;
 using Microsoft.ML.Clip.Distributed;
 using Microsoft.ML.Clip.Transforms.Batching;
-using Microsoft.ML.Clip.Training.Distributed;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
@@ -53,16 +52,6 @@ internal sealed class PretrainProcesses
         return new PretrainProcesses(world.Size > 1 ? world : null);
     }
 
-    /// <summary>Rows of each global batch this process trains on; the global batch must split evenly.</summary>
-    public int LocalBatchSize(int batchSize, IExceptionContext ectx)
-    {
-        if (batchSize % Count != 0)
-            throw ectx.Except($"BatchSize = {batchSize} is the global batch of all {Count} processes and must be a multiple of their number " +
-                              $"(each reads an equal share); use {batchSize / Count * Count} or {(batchSize / Count + 1) * Count}.");
-        int local = batchSize / Count;
-        return local;
-    }
-
     /// <summary>This process's share of every epoch's rows, or null when training alone.</summary>
     public RowShard? Shard(int localBatchSize) => Group is null ? null : new RowShard(Rank, Count, localBatchSize);
 
@@ -91,8 +80,4 @@ internal sealed class PretrainProcesses
             if (get_num_threads() != count) set_num_threads(count);
         }
     }
-
-    /// <summary>The agreement at a step's start (null when training alone); throws on every process when one failed.</summary>
-    public StepAgreement? Agree(int rows, Exception? failure, bool cancelled) =>
-        Group is null ? null : JobHealth.Agree(Group, rows, failure, cancelled);
 }

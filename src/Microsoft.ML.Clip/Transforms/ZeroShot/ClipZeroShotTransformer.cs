@@ -5,6 +5,7 @@ using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Persistence;
+using Microsoft.ML.Clip.Training.Scoring;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
@@ -22,11 +23,11 @@ namespace Microsoft.ML.Clip.Transforms;
 /// Zero-shot image classification with a CLIP model: each class is described by prompts (class name ×
 /// templates); the class embedding is the mean of the prompts' normalized text embeddings, renormalized
 /// (CLIP's prompt ensembling). An image's <c>Score</c> is the softmax of its scaled cosine similarities to the
-/// classes (slot names = class names) — or, for a model with a logit bias (SigLIP), the independent per-class
-/// probabilities <c>σ(scale · cos + bias)</c>, which need not sum to one — and <c>PredictedLabel</c> is the best class as a key whose values are
-/// the class names, so <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work as with any
-/// ML.NET classifier. A model whose bundle scores with <see cref="ClipSimilarityKind.FilipTokenWise"/> compares
-/// the image's patch tokens with each prompt's tokens instead, averaging the similarities over a class's prompts.
+/// classes (slot names = class names) and <c>PredictedLabel</c> is the best class as a key whose values are the
+/// class names, so <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work as with any ML.NET
+/// classifier. The bundle's <see cref="ClipModelBundle.Scoring"/> decides the similarity and the probabilities:
+/// SigLIP's are independent per-class sigmoids that need not sum to one, FILIP's compare the image's patch tokens
+/// with each prompt's tokens and average over a class's prompts.
 /// </summary>
 public sealed class ClipZeroShotTransformer : BatchedTransformerBase
 {
@@ -34,7 +35,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
     private const string ClassEmbeddingsEntry = "ClassEmbeddings.safetensors";
 
     private readonly float[] _classEmbeddings; // [K × D], each row unit-norm
-    private readonly Training.Objectives.Filip.FilipZeroShot? _filip; // prompt token features, for FILIP-trained models
+    private readonly ZeroShotClasses _classes; // the classes as the bundle's scoring compares images with them
 
     internal ClipZeroShotTransformer(IHostEnvironment env, ClipModelBundle bundle, string imageColumnName, IReadOnlyList<string> classNames,
         IReadOnlyList<string> templates, string scoreColumnName, string predictedLabelColumnName, int batchSize)
@@ -57,9 +58,8 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
         PredictedLabelColumnName = predictedLabelColumnName;
         BatchSize = batchSize;
         _classEmbeddings = classEmbeddings;
-        // Token features are recomputed from the saved class names and templates, so the saved format is unchanged.
-        if (bundle.Similarity == ClipSimilarityKind.FilipTokenWise)
-            _filip = Training.Objectives.Filip.FilipZeroShot.Create(bundle, ClassNames, Templates);
+        // Whatever a scoring needs beyond the class embeddings is recomputed from the saved class names and templates.
+        _classes = PrepareClasses(bundle, ClassNames, Templates, classEmbeddings);
     }
 
     /// <summary>The model.</summary>
@@ -113,6 +113,18 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
         }
         var classes = stack(rows).cpu().contiguous();
         return classes.data<float>().ToArray();
+    }
+
+    private static ZeroShotClasses PrepareClasses(ClipModelBundle bundle, IReadOnlyList<string> classNames, IReadOnlyList<string> templates, float[] classEmbeddings)
+    {
+        var model = bundle.InferenceModel();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        // Class-major order: prompt c·T + t is template t of class c.
+        var prompts = classNames.SelectMany(name => templates.Select(t => (string?)PromptTemplates.Format(t, name))).ToList();
+        var tokens = bundle.Tokenizer.EncodeBatch(prompts, bundle.ContextLength).to(model.Device);
+        var classes = tensor(classEmbeddings, new long[] { classNames.Count, bundle.EmbeddingSize });
+        return bundle.Scoring.PrepareZeroShot(model, classes, tokens, templates.Count);
     }
 
     private static VersionInfo GetVersionInfo() => new(
@@ -224,22 +236,8 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var pixels = b.PixelTensor(bundle.Preprocessing.ImageSize).to(model.Device);
-            var scale = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp();
-            Tensor similarities;
-            if (owner._filip is { } filip)
-                similarities = filip.Similarities(model, pixels);
-            else
-            {
-                var images = model.EncodeImage(pixels, normalize: true).to(ScalarType.Float32).cpu();
-                var classes = tensor(owner._classEmbeddings, new long[] { k, bundle.EmbeddingSize });
-                similarities = images.matmul(classes.t());
-            }
-            var logits = scale * similarities;
-            // A sigmoid-trained model (SigLIP: it has a logit bias) scores every image–class pair independently,
-            // so its probabilities are per-class sigmoids; a softmax would discard the bias it learned.
-            var probabilities = (model.LogitBias is { } bias
-                ? ScalarSafe.Add(logits, bias.detach().to(ScalarType.Float32).cpu()).sigmoid()
-                : logits.softmax(1)).contiguous();
+            var similarities = owner._classes.Similarities(model, pixels);
+            var probabilities = bundle.Scoring.Probabilities(model, similarities).contiguous();
             probabilities.data<float>().CopyTo(b.Outputs[0].AsSpan(0, b.Count * k));
             var best = ScalarSafe.AddInPlace(probabilities.argmax(1).to(ScalarType.Float32), 1); // keys are 1-based
             best.data<float>().CopyTo(b.Outputs[1].AsSpan(0, b.Count));

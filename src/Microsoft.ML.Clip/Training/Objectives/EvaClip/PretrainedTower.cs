@@ -12,18 +12,18 @@ namespace Microsoft.ML.Clip.Training.Objectives.EvaClip;
 /// Where a tower's starting weights come from: EVA-CLIP initialises its image tower from a pretrained EVA
 /// (MIM) encoder and its text tower from a pretrained CLIP text encoder rather than from random values.
 /// Either a safetensors file (open_clip layout, as <see cref="ClipWeights.Save"/> writes, or Hugging Face's
-/// <c>CLIPModel</c> layout) or a loaded <see cref="ClipModelBundle"/>. Only the chosen tower's tensors are
+/// <c>CLIPModel</c> layout) or a loaded <see cref="ClipModel"/> (a bundle's <c>Model</c>). Only the chosen tower's tensors are
 /// copied, strictly: every parameter of the tower must be present with its shape, and nothing else of the tower.
 /// </summary>
 public sealed class PretrainedTower
 {
     private readonly string? _path;
-    private readonly ClipModelBundle? _bundle;
+    private readonly ClipModel? _model;
 
-    private PretrainedTower(string? path, ClipModelBundle? bundle)
+    private PretrainedTower(string? path, ClipModel? model)
     {
         _path = path;
-        _bundle = bundle;
+        _model = model;
     }
 
     /// <summary>Weights from a safetensors file.</summary>
@@ -33,15 +33,15 @@ public sealed class PretrainedTower
         return new PretrainedTower(path, null);
     }
 
-    /// <summary>Weights from the model of <paramref name="bundle"/> (read when training starts).</summary>
-    public static PretrainedTower FromBundle(ClipModelBundle bundle)
+    /// <summary>Weights of <paramref name="model"/> (read when training starts), e.g. a loaded bundle's <c>Model</c>.</summary>
+    public static PretrainedTower FromModel(ClipModel model)
     {
-        ArgumentNullException.ThrowIfNull(bundle);
-        return new PretrainedTower(null, bundle);
+        ArgumentNullException.ThrowIfNull(model);
+        return new PretrainedTower(null, model);
     }
 
     /// <summary>Describes the source for messages.</summary>
-    public override string ToString() => _path is not null ? $"'{_path}'" : "the given ClipModelBundle";
+    public override string ToString() => _path is not null ? $"'{_path}'" : "the given ClipModel";
 
     /// <summary>
     /// Copies the <paramref name="tower"/> tensors of the source into <paramref name="model"/> (names of
@@ -53,7 +53,7 @@ public sealed class PretrainedTower
         ArgumentNullException.ThrowIfNull(model);
         if (tower == ClipTower.Shared) throw new ArgumentException("Only the image or the text tower can be initialised.", nameof(tower));
         using var scope = NewDisposeScope(); // frees the file's tensors and any converted copies
-        IReadOnlyDictionary<string, Tensor> source = _bundle is not null ? _bundle.Model.state_dict() : SafeTensors.Load(_path!);
+        IReadOnlyDictionary<string, Tensor> source = _model is not null ? _model.state_dict() : SafeTensors.Load(_path!);
         if (HuggingFaceClipConverter.IsHuggingFaceLayout(source.Keys))
             source = HuggingFaceClipConverter.ToOpenClip(source);
         LoadStrict(model, source, tower, ToString());

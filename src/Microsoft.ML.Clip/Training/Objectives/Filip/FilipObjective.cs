@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Training.Scoring;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -36,7 +37,7 @@ public sealed class FilipObjective : ClipObjective
     public override string Name => "filip";
 
     /// <inheritdoc/>
-    public override ClipSimilarityKind Similarity => ClipSimilarityKind.FilipTokenWise;
+    public override ClipScoring Scoring(ClipModel model) => ClipScoring.TokenWise;
 
     /// <inheritdoc/>
     public override void Initialize(ClipModel model, Device device)

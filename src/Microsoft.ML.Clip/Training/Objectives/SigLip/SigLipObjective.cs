@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Losses;
+using Microsoft.ML.Clip.Training.Scoring;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training.Objectives.SigLip;
@@ -42,6 +43,9 @@ public sealed class SigLipObjective : ClipObjective
     public override string Name => "siglip";
 
     /// <summary>Sets the initial <c>logit_scale</c> to t′₀ and adds a learnable <c>logit_bias</c> initialised to b₀.</summary>
+    public override ClipScoring Scoring(ClipModel model) => ClipScoring.SigmoidWithBias;
+
+    /// <inheritdoc/>
     public override ClipConfig PrepareArchitecture(ClipConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);

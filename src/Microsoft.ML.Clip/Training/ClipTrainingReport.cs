@@ -2,7 +2,7 @@ using System.Collections.Generic;
 
 namespace Microsoft.ML.Clip;
 
-/// <summary>The figures of a <c>ClipPretrain</c> run.</summary>
+/// <summary>The figures of a training run (<c>ClipPretrain</c>, or a <see cref="Training.TrainingRun"/> of your own).</summary>
 public sealed class ClipTrainingReport
 {
     /// <summary>(optimizer step, batch loss) for every step.</summary>
@@ -29,6 +29,6 @@ public sealed class ClipTrainingReport
     /// </summary>
     public bool IsMainProcess { get; internal set; } = true;
 
-    /// <summary>Wall-clock seconds spent in this Fit call.</summary>
+    /// <summary>Wall-clock seconds of the run (for <c>ClipPretrain</c>: the whole Fit call).</summary>
     public double Seconds { get; internal set; }
 }

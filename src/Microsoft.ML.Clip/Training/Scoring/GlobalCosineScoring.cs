@@ -1,0 +1,56 @@
+using Microsoft.ML.Clip.Evaluation;
+using Microsoft.ML.Clip.Modeling;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip.Training.Scoring;
+
+/// <summary>CLIP's scoring: the cosine of the pooled, L2-normalised embeddings; a softmax over zero-shot classes.</summary>
+internal class GlobalCosineScoring : ClipScoring
+{
+    internal const string SavedName = "global-cosine";
+
+    public override string Name => SavedName;
+
+    public override Tensor EncodeImages(ClipModel model, Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        return model.EncodeImage(pixels, normalize: true).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+    }
+
+    public override Tensor EncodeTexts(ClipModel model, Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        return model.EncodeText(tokens, normalize: true).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+    }
+
+    public override Tensor Similarity(Tensor images, Tensor texts)
+    {
+        using var scope = NewDisposeScope();
+        return images.to(ScalarType.Float32).mm(texts.to(ScalarType.Float32).t()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The evaluator's own dot product (fp32, or fp64 near ties), as for embedding columns.</summary>
+    public override RetrievalMetrics EvaluateRetrieval(Tensor images, Tensor texts, int chunkSize = 1024) =>
+        RetrievalEvaluator.Evaluate(images, texts, chunkSize);
+}
+
+/// <summary>SigLIP's scoring: the cosine, with independent per-class probabilities σ(scale · cos + bias).</summary>
+internal sealed class SigmoidScoring : GlobalCosineScoring
+{
+    internal new const string SavedName = "sigmoid-with-bias";
+
+    public override string Name => SavedName;
+
+    /// <summary>
+    /// Every image–class pair scored independently, so the probabilities need not sum to one: a softmax would discard
+    /// the bias the model learned.
+    /// </summary>
+    public override Tensor Probabilities(ClipModel model, Tensor similarities)
+    {
+        if (model.LogitBias is not { } bias)
+            throw new System.InvalidOperationException("Sigmoid scoring needs a model with a logit bias (trained with SigLIP).");
+        using var scope = NewDisposeScope();
+        var logits = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp() * similarities;
+        return ScalarSafe.Add(logits, bias.detach().to(ScalarType.Float32).cpu()).sigmoid().MoveToOuterDisposeScope();
+    }
+}

@@ -154,9 +154,10 @@ public class PretrainBadRowTests
         var error = Assert.Throws<ClipInputException>(() => mlContext.Transforms.ClipPretrain(Options(skip: false)).Fit(data));
         Assert.Equal("ImageBytes", error.Column);
         Assert.Equal(5, error.Row);
-        // The decoder's own failure is kept as the inner exception, and the stack reaches back into the decoder.
-        Assert.NotNull(error.InnerException);
-        Assert.Contains("Decode", error.StackTrace);
+        // The decoder's own failure is kept as the inner exception. (Not checked through the stack trace: the JIT may
+        // inline the decoder into its caller, and then its frame is not in the trace.)
+        var cause = Assert.IsType<System.IO.InvalidDataException>(error.InnerException);
+        Assert.Contains("not an image", cause.Message);
     }
 
     [Trait("Category", "Fixtures")]

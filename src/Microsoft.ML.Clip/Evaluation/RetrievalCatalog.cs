@@ -67,8 +67,8 @@ public static class RetrievalCatalog
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="data">Rows with an image column (MLImage or encoded bytes) and a caption column.</param>
     /// <param name="model">The model that encodes and scores the pairs.</param>
-    /// <param name="imageColumnName">The image column.</param>
-    /// <param name="textColumnName">The caption column.</param>
+    /// <param name="imageColumnName">The image column; the default <c>Image</c> reads the loaders' <c>ImageBytes</c> when the data has only that.</param>
+    /// <param name="textColumnName">The caption column; the default <c>Text</c> reads the loaders' <c>Caption</c> when the data has only that.</param>
     /// <param name="batchSize">Pairs encoded per forward pass.</param>
     /// <param name="chunkSize">Queries scored at once.</param>
     public static RetrievalMetrics EvaluateRetrieval(this MLContext mlContext, IDataView data, ClipModelBundle model,

@@ -11,10 +11,17 @@ namespace Microsoft.ML.Clip;
 /// <summary>Settings of <c>mlContext.Transforms.ClipPretrain</c>.</summary>
 public sealed class ClipPretrainOptions
 {
-    /// <summary>Image column: MLImage (from <c>LoadImages</c>) or encoded bytes (from <c>LoadRawImageBytes</c>).</summary>
+    /// <summary>
+    /// Image column: MLImage (from <c>LoadImages</c>) or encoded bytes (from <c>LoadRawImageBytes</c> or the
+    /// <c>mlContext.Data</c> loaders). The default, <c>Image</c>, reads the loaders' <c>ImageBytes</c> when the input
+    /// has that and no <c>Image</c>; any other name is read as given.
+    /// </summary>
     public string ImageColumnName { get; set; } = "Image";
 
-    /// <summary>Caption column (String).</summary>
+    /// <summary>
+    /// Caption column (String, or token ids). The default, <c>Text</c>, reads the loaders' <c>Caption</c> when the
+    /// input has that and no <c>Text</c>; any other name is read as given.
+    /// </summary>
     public string TextColumnName { get; set; } = "Text";
 
     /// <summary>Output column of image embeddings.</summary>
@@ -127,6 +134,15 @@ public sealed class ClipPretrainOptions
 
     /// <summary>Arithmetic of the fitted transformer's scoring (Float32 or BFloat16).</summary>
     public ScalarType InferenceDType { get; set; } = ScalarType.Float32;
+
+    /// <summary>A copy that reads the given columns (the names a Fit resolved against its input).</summary>
+    internal ClipPretrainOptions WithInputColumns(string imageColumnName, string textColumnName)
+    {
+        var copy = (ClipPretrainOptions)MemberwiseClone();
+        copy.ImageColumnName = imageColumnName;
+        copy.TextColumnName = textColumnName;
+        return copy;
+    }
 
     internal void Validate()
     {

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Kernels;
 using Microsoft.ML.Clip.Modeling.Losses;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using Microsoft.ML.Clip.Modeling.Kernels;
 using TorchSharp.Modules;

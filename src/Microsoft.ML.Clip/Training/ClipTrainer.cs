@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Distributed;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Distributed;
 using Microsoft.ML.Clip.Training.Objectives;
 using TorchSharp.Modules;

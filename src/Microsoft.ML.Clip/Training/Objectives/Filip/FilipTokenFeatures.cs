@@ -1,4 +1,5 @@
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

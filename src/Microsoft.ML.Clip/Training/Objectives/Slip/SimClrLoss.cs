@@ -1,5 +1,6 @@
 using System;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Losses;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

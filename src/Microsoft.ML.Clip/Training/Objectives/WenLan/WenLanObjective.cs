@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -2,10 +2,11 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.Datasets;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip;
 
 /// <summary>
 /// Loads image–caption datasets from the formats used to train CLIP models, as streaming data views with an

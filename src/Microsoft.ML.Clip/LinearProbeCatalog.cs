@@ -1,8 +1,9 @@
 using Microsoft.ML;
+using Microsoft.ML.Clip.Trainers;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.Clip.Trainers;
+namespace Microsoft.ML.Clip;
 
 /// <summary>Catalog extension methods for <see cref="ClipLinearProbeEstimator"/>.</summary>
 public static class LinearProbeCatalog

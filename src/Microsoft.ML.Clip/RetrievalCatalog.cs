@@ -1,11 +1,12 @@
 using System;
 using System.Collections.Generic;
 using Microsoft.ML;
+using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Evaluation;
+namespace Microsoft.ML.Clip;
 
 /// <summary>ML.NET entry point for <see cref="RetrievalEvaluator"/>.</summary>
 public static class RetrievalCatalog

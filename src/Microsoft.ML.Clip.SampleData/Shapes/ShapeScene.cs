@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>One shape placed in pixel space: what the rasterizer needs.</summary>
 /// <param name="Shape">The shape.</param>

@@ -1,6 +1,6 @@
 using System;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>
 /// The canonical English words for the dataset's attributes: what the structured columns hold and what class

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>The kinds of shape the coloured-shapes dataset draws. Captions use the lower-case names (<c>circle</c>, ...).</summary>
 public enum ShapeKind

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>A (shape, colour) combination: the unit that <see cref="ShapesDatasetOptions.HeldOutPairs"/> holds out and zero-shot classifies.</summary>
 /// <param name="Shape">The shape.</param>

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>
 /// Cells of a 3×3 grid over the image. A shape's centre is drawn near the cell's centre (at 20 %, 50 % or 80 % of

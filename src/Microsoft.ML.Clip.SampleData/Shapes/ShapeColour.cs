@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>
 /// Fill colours of the coloured-shapes dataset, chosen far apart in RGB so that a small jitter per image never

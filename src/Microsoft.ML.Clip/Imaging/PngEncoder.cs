@@ -3,10 +3,10 @@ using System.Buffers.Binary;
 using System.IO;
 using System.IO.Compression;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Imaging;
 
 /// <summary>
-/// A minimal PNG writer for rendered pixels: 8-bit RGB, one IDAT chunk, every row with the Paeth filter,
+/// A minimal PNG writer for raw pixels (Fashion-MNIST images, the sample shapes data): 8-bit RGB, one IDAT chunk, every row with the Paeth filter,
 /// deflated by .NET's zlib. Skia's encoder (libpng, trying five filters per row) took 1.3–3× as long on the
 /// same pixels, and encoding is most of the cost of generating an example.
 /// </summary>
@@ -15,7 +15,7 @@ namespace Microsoft.ML.Clip.Datasets;
 /// wherever the same .NET runtime (and so the same zlib build) writes them; another zlib may pick other,
 /// equally valid matches.
 /// </remarks>
-internal static class ShapesPng
+internal static class PngEncoder
 {
     private static ReadOnlySpan<byte> Signature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>One shape drawn in an image, as its caption describes it.</summary>
 /// <param name="Shape">The shape.</param>

@@ -3,8 +3,9 @@ using System.Collections.Generic;
 using System.Collections.ObjectModel;
 using System.Linq;
 using System.Threading.Tasks;
+using Microsoft.ML.Clip.Imaging;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>
 /// The built-in "coloured shapes" image–caption dataset, generated in code: anti-aliased circles, squares,
@@ -161,7 +162,7 @@ public static class ShapesDataset
     private static ShapeExample CreateExample(ResolvedShapesOptions options, long index)
     {
         var scene = ShapeSceneSampler.Sample(options, index);
-        byte[] png = ShapesPng.EncodeRgba(ShapeRasterizer.RenderRgba(scene), scene.ImageSize, scene.ImageSize);
+        byte[] png = PngEncoder.EncodeRgba(ShapeRasterizer.RenderRgba(scene), scene.ImageSize, scene.ImageSize);
         return new ShapeExample(index, png, scene.Caption, scene.Objects);
     }
 

@@ -1,8 +1,9 @@
 using System.Collections.Generic;
 using System.IO;
+using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>One row of a shapes data view: labels at once, pixels only when a getter asks for them.</summary>
 internal abstract class ShapesRow
@@ -30,7 +31,7 @@ internal sealed class SceneRow(ShapeScene scene) : ShapesRow
 
     private byte[] Rgba => _rgba ??= ShapeRasterizer.RenderRgba(scene);
 
-    public override byte[] Png => _png ??= ShapesPng.EncodeRgba(Rgba, scene.ImageSize, scene.ImageSize);
+    public override byte[] Png => _png ??= PngEncoder.EncodeRgba(Rgba, scene.ImageSize, scene.ImageSize);
 
     // Straight from the pixels: no PNG round trip, and PNG is lossless so the pixels are the same.
     public override MLImage CreateImage() => MLImage.CreateFromPixels(scene.ImageSize, scene.ImageSize, MLPixelFormat.Rgba32, Rgba);

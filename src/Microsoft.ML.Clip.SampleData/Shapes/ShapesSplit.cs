@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>Which (shape, colour) combinations a generated split may contain; see <see cref="ShapesDatasetOptions.HeldOutPairs"/>.</summary>
 public enum ShapesSplit

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>
 /// Size classes. The shape's extent (its diameter, for a circle) is drawn uniformly from a range that is a

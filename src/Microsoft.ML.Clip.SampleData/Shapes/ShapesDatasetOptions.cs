@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>
 /// What <see cref="ShapesDataset"/> generates. Every example is a function of (<see cref="Seed"/>,

@@ -1,6 +1,6 @@
 using System;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>
 /// The shapes as scanline spans in unit coordinates: centred on the origin, y pointing down, each

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.SampleData;
 
 /// <summary>Column names of the data views made by <see cref="ShapesDataset"/>.</summary>
 public static class ShapesColumns

@@ -25,7 +25,7 @@ public sealed class ClipModelBundle
     private ClipScoring? _scoring;
     private readonly object _inferenceLock = new();
 
-    /// <summary>Bundles a model with its tokenizer and preprocessing.</summary>
+    /// <summary>Bundles a model with the tokenizer and preprocessing it was trained with; checks that the tokenizer fits the model's vocabulary.</summary>
     /// <param name="model">The model (float32 weights; it is not copied).</param>
     /// <param name="tokenizer">The tokenizer the model was trained with.</param>
     /// <param name="preprocessing">Image preprocessing; null: CLIP's defaults at the model's image size.</param>
@@ -48,7 +48,7 @@ public sealed class ClipModelBundle
     /// <summary>The model (float32 weights).</summary>
     public ClipModel Model { get; }
 
-    /// <summary>The tokenizer.</summary>
+    /// <summary>Turns captions into the model's token ids (at most <see cref="ContextLength"/> per caption).</summary>
     public ClipTokenizer Tokenizer { get; }
 
     /// <summary>Image preprocessing settings.</summary>
@@ -68,7 +68,7 @@ public sealed class ClipModelBundle
         init => _scoring = value ?? throw new ArgumentNullException(nameof(Scoring));
     }
 
-    /// <summary>Size of the embeddings.</summary>
+    /// <summary>Floats per image or text embedding (the model's joint embedding width): the width of the embedding columns.</summary>
     public int EmbeddingSize => Model.Config.EmbedDim;
 
     /// <summary>Tokens per caption.</summary>

@@ -103,10 +103,15 @@ public sealed class ClipTrainer : IDisposable
 
     /// <summary>
     /// Performs one optimizer step on <paramref name="batch"/> (on the model's device). In data-parallel training the
-    /// batch is this process's share of the global batch and <paramref name="agreement"/> (from
-    /// <see cref="JobHealth.Agree"/>) the shares of all processes; when null, the processes agree here.
+    /// batch is this process's share of the global batch, and the processes agree on their shares first.
     /// </summary>
-    public TrainingStepResult Step(TrainingBatch batch, StepAgreement? agreement = null)
+    public TrainingStepResult Step(TrainingBatch batch) => Step(batch, null);
+
+    /// <summary>
+    /// <see cref="Step(TrainingBatch)"/> with the shares of all processes already agreed (<paramref name="agreement"/>,
+    /// from <see cref="JobHealth.Agree"/>); when null, the processes agree here.
+    /// </summary>
+    internal TrainingStepResult Step(TrainingBatch batch, StepAgreement? agreement)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var model = _working ?? _master;

@@ -33,7 +33,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         _options = options;
     }
 
-    /// <summary>The settings.</summary>
+    /// <summary>The caller's settings object, as given (a Fit reads it and leaves it unchanged).</summary>
     public ClipPretrainOptions Options => _options;
 
     /// <summary>Adds the two embedding columns; checks the image and caption columns.</summary>

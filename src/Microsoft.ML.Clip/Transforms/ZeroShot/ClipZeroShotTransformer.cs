@@ -63,10 +63,10 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
         _classes = PrepareClasses(bundle, ClassNames, Templates, classEmbeddings);
     }
 
-    /// <summary>The model.</summary>
+    /// <summary>The model that embeds the images and that computed the class embeddings; saved with the transformer.</summary>
     public ClipModelBundle Bundle { get; }
 
-    /// <summary>Input image column.</summary>
+    /// <summary>Input image column as configured (MLImage, encoded bytes or preprocessed pixels); the default <c>Image</c> also finds the loaders' <c>ImageBytes</c>.</summary>
     public string ImageColumnName { get; }
 
     /// <summary>Class names, in score order.</summary>
@@ -75,10 +75,10 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
     /// <summary>Prompt templates (<c>{}</c> = class name).</summary>
     public IReadOnlyList<string> Templates { get; }
 
-    /// <summary>Output score vector column.</summary>
+    /// <summary>Output column: one score per class in <see cref="ClassNames"/> order (softmax, or per-class sigmoids for SigLIP), slot names = class names.</summary>
     public string ScoreColumnName { get; }
 
-    /// <summary>Output key column.</summary>
+    /// <summary>Output column: the best-scoring class as a key whose values are <see cref="ClassNames"/>.</summary>
     public string PredictedLabelColumnName { get; }
 
     /// <summary>Images per forward pass.</summary>

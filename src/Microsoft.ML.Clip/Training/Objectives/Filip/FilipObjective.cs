@@ -27,7 +27,7 @@ public sealed class FilipObjective : ClipObjective
 {
     private const string ImageTokens = "image_tokens", TextTokens = "text_tokens", TextMask = "text_mask";
 
-    /// <summary>Creates the objective.</summary>
+    /// <summary>FILIP: contrastive loss over token-wise late-interaction similarity, computed block by block.</summary>
     /// <param name="chunkSize">Images and texts per block of the token-wise similarity (memory ∝ chunkSize² · Np · Lt).</param>
     public FilipObjective(int chunkSize = 32) => SimilarityFunction = new FilipSimilarity(chunkSize);
 

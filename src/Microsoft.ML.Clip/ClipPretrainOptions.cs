@@ -103,7 +103,7 @@ public sealed class ClipPretrainOptions
     /// <summary>Optimizer steps between checkpoints (besides one at the end of every epoch); 0: epochs only.</summary>
     public int CheckpointEverySteps { get; set; }
 
-    /// <summary>Checkpoints kept.</summary>
+    /// <summary>How many of the newest checkpoints stay in <see cref="CheckpointDirectory"/>; older ones are deleted once a new one is complete.</summary>
     public int KeepCheckpoints { get; set; } = 3;
 
     /// <summary>Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one.</summary>

@@ -33,7 +33,7 @@ public sealed class LinearProjectionTransformer : BatchedTransformerBase
     private readonly Tensor _weight;
     private readonly Tensor? _bias;
 
-    /// <summary>Name of the output column.</summary>
+    /// <summary>The column added (or replaced, when it equals the input): a vector of <see cref="OutputSize"/> floats.</summary>
     public string OutputColumnName { get; }
 
     /// <summary>Name of the input column (a known-size vector of <see cref="float"/>).</summary>

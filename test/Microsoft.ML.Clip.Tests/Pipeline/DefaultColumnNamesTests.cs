@@ -66,10 +66,10 @@ public class DefaultColumnNamesTests
 
         var explicitName = Assert.ThrowsAny<Exception>(() => mlContext.Transforms.ClipImageEmbedding(bundle, inputColumnName: "Picture").Fit(data).Transform(data));
         Assert.Contains("'Picture' not found", explicitName.Message);
-        Assert.DoesNotContain("ImageBytes", explicitName.Message);
+        Assert.DoesNotContain("'ImageBytes'", explicitName.Message);
 
         var other = mlContext.Data.LoadFromEnumerable(new[] { new { Words = "a red picture" } });
-        var missing = Assert.ThrowsAny<Exception>(() => mlContext.Transforms.ClipTextEmbedding(bundle).GetOutputSchema(SchemaShape.Create(other.Schema)));
+        var missing = Assert.ThrowsAny<Exception>(() => mlContext.Transforms.ClipTextEmbedding(bundle).Fit(other).Transform(other));
         Assert.Contains("'Text'", missing.Message);
         Assert.Contains("'Caption'", missing.Message);
     }

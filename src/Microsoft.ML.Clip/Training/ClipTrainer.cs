@@ -45,7 +45,7 @@ public sealed class ClipTrainer : IDisposable
     /// <param name="options">Optimization settings.</param>
     /// <param name="totalSteps">Optimizer steps planned for the run (for the cosine schedule).</param>
     /// <param name="processGroup">
-    /// For data-parallel training: the job's processes, each calling <see cref="Step"/> with its own share of every
+    /// For data-parallel training: the job's processes, each calling <see cref="Step(TrainingBatch)"/> with its own share of every
     /// global batch. The loss is then the global batch's, and gradients are summed over the processes, so every
     /// process takes the same update. The model must start identical on every process (see <see cref="TrainingStateSync"/>).
     /// Null: this process alone.
@@ -89,7 +89,7 @@ public sealed class ClipTrainer : IDisposable
     /// <summary>The processes this trainer shares its steps with, or null when it trains alone.</summary>
     public ProcessGroup? ProcessGroup => _group;
 
-    /// <summary>Time this process has spent waiting for other processes' data in <see cref="Step"/> (data-parallel training).</summary>
+    /// <summary>Time this process has spent waiting for other processes' data in <see cref="Step(TrainingBatch)"/> (data-parallel training).</summary>
     public TimeSpan CommunicationWait => _parallel?.CommunicationWait ?? TimeSpan.Zero;
 
     /// <summary>The learning-rate schedule of the run.</summary>

@@ -21,7 +21,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.Filip;
 /// gradient accumulation concatenates cached micro-batches as for CLIP. Not implemented from the paper: the
 /// reduced embedding size and the top-25% token selection before cross-device gathering, which only save
 /// communication in multi-node training. A model trained with this objective scores with the same token-wise
-/// similarity (<see cref="Similarity"/>), in validation, zero-shot classification and retrieval.
+/// similarity (<see cref="SimilarityFunction"/>, <see cref="ClipScoring.TokenWise"/>), in validation, zero-shot classification and retrieval.
 /// </remarks>
 public sealed class FilipObjective : ClipObjective
 {

@@ -21,7 +21,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.Filip;
 /// gradient accumulation concatenates cached micro-batches as for CLIP. Not implemented from the paper: the
 /// reduced embedding size and the top-25% token selection before cross-device gathering, which only save
 /// communication in multi-node training. A model trained with this objective scores with the same token-wise
-/// similarity (<see cref="SimilarityFunction"/>, <see cref="ClipScoring.TokenWise"/>), in validation, zero-shot classification and retrieval.
+/// similarity (<see cref="ClipScoring.TokenWise"/>), in validation, zero-shot classification and retrieval.
 /// </remarks>
 public sealed class FilipObjective : ClipObjective
 {
@@ -32,7 +32,7 @@ public sealed class FilipObjective : ClipObjective
     public FilipObjective(int chunkSize = 32) => SimilarityFunction = new FilipSimilarity(chunkSize);
 
     /// <summary>The token-wise similarity (and its chunk size).</summary>
-    public FilipSimilarity SimilarityFunction { get; }
+    internal FilipSimilarity SimilarityFunction { get; }
 
     /// <inheritdoc/>
     public override string Name => "filip";
@@ -78,7 +78,7 @@ public sealed class FilipObjective : ClipObjective
     /// <param name="textTokens">[B, Lt, D] normalised text tokens.</param>
     /// <param name="textMask">[B, Lt] bool, valid text tokens.</param>
     /// <param name="scale">The inverse temperature <c>exp(logit_scale)</c> (0-dim).</param>
-    public static Tensor Compute(FilipSimilarity similarity, Tensor imageTokens, Tensor textTokens, Tensor textMask, Tensor scale)
+    internal static Tensor Compute(FilipSimilarity similarity, Tensor imageTokens, Tensor textTokens, Tensor textMask, Tensor scale)
     {
         ArgumentNullException.ThrowIfNull(similarity);
         if (imageTokens.shape[0] != textTokens.shape[0])

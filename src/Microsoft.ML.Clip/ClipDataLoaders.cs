@@ -34,7 +34,7 @@ public static class ClipDataLoaders
     /// // images.csv:  path,caption
     /// //              img/0001.jpg,"a dog, running on grass"
     /// var data = mlContext.Data.LoadFromImageManifest("data/images.csv");
-    /// var model = mlContext.Transforms.ClipPretrain(ClipPresets.Tiny, tokenizer, "ImageBytes", "Caption").Fit(data);
+    /// var model = mlContext.Transforms.ClipPretrain(ClipPresets.Tiny, tokenizer).Fit(data); // the default columns read ImageBytes / Caption
     /// </code>
     /// </example>
     public static ClipDatasetView LoadFromImageManifest(this DataOperationsCatalog catalog, string manifestPath,

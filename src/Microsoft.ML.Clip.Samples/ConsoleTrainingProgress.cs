@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using Microsoft.ML.Clip.Training;
 
 namespace Microsoft.ML.Clip.Samples;
 

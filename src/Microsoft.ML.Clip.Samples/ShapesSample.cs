@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Datasets;
 using Microsoft.ML.Clip.Evaluation;

@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.Training;
 using SkiaSharp;
 
 namespace Microsoft.ML.Clip.Samples;

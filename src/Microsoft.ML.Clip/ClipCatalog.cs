@@ -42,8 +42,9 @@ public static class ClipCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="architecture">The model architecture (e.g. <see cref="ClipPresets.Tiny"/>, <see cref="ClipPresets.VitB32"/>).</param>
     /// <param name="tokenizer">The caption tokenizer.</param>
-    /// <param name="imageColumnName">Images: MLImage (<c>LoadImages</c>) or encoded bytes (<c>LoadRawImageBytes</c>).</param>
-    /// <param name="textColumnName">Captions (String).</param>
+    /// <param name="imageColumnName">Images: MLImage (<c>LoadImages</c>) or encoded bytes (<c>LoadRawImageBytes</c>); the default
+    /// <c>Image</c> reads the <c>mlContext.Data</c> loaders' <c>ImageBytes</c> when the input has only that.</param>
+    /// <param name="textColumnName">Captions (String); the default <c>Text</c> reads the loaders' <c>Caption</c> when the input has only that.</param>
     /// <param name="epochs">Passes over the data.</param>
     /// <param name="batchSize">Pairs per contrastive batch.</param>
     /// <example>
@@ -82,7 +83,7 @@ public static class ClipCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="model">A loaded CLIP model (<see cref="ClipModelBundle.Load(string, ClipConfig?, ClipTokenizer, Imaging.ImagePreprocessingOptions?, TorchSharp.torch.Device?, TorchSharp.torch.ScalarType)"/>, or a fitted ClipPretrain's <see cref="ClipEmbeddingTransformer.Bundle"/>).</param>
     /// <param name="outputColumnName">The embedding column.</param>
-    /// <param name="inputColumnName">Images: MLImage or encoded bytes.</param>
+    /// <param name="inputColumnName">Images: MLImage or encoded bytes; the default <c>Image</c> reads the loaders' <c>ImageBytes</c> when the input has only that.</param>
     /// <param name="batchSize">Images per forward pass.</param>
     public static ClipEmbeddingEstimator ClipImageEmbedding(this TransformsCatalog catalog, ClipModelBundle model,
         string outputColumnName = "ImageEmbedding", string inputColumnName = "Image", int batchSize = 32)
@@ -95,7 +96,7 @@ public static class ClipCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="model">A loaded CLIP model.</param>
     /// <param name="outputColumnName">The embedding column.</param>
-    /// <param name="inputColumnName">Texts (String).</param>
+    /// <param name="inputColumnName">Texts (String); the default <c>Text</c> reads the loaders' <c>Caption</c> when the input has only that.</param>
     /// <param name="batchSize">Texts per forward pass.</param>
     public static ClipEmbeddingEstimator ClipTextEmbedding(this TransformsCatalog catalog, ClipModelBundle model,
         string outputColumnName = "TextEmbedding", string inputColumnName = "Text", int batchSize = 64)
@@ -115,7 +116,7 @@ public static class ClipCatalog
     /// <param name="classNames">The classes, e.g. "red circle", "dog".</param>
     /// <param name="templates">Prompts with <c>{}</c> for the class name; null: <see cref="PromptTemplates.Simple"/>
     /// (<see cref="PromptTemplates.ImageNet"/> holds CLIP's 80 ImageNet templates).</param>
-    /// <param name="imageColumnName">Images: MLImage or encoded bytes.</param>
+    /// <param name="imageColumnName">Images: MLImage or encoded bytes; the default <c>Image</c> reads the loaders' <c>ImageBytes</c> when the input has only that.</param>
     /// <param name="scoreColumnName">The score vector column.</param>
     /// <param name="predictedLabelColumnName">The predicted class column.</param>
     /// <param name="batchSize">Images per forward pass.</param>

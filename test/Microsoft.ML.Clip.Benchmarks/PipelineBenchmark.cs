@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using Microsoft.ML.Clip.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Datasets;
 using Microsoft.ML.Clip.Imaging;

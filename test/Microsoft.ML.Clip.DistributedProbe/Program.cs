@@ -14,6 +14,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using Microsoft.ML.Clip.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Clip;
 using Microsoft.ML.Clip.Datasets;

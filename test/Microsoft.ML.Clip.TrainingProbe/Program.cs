@@ -4,6 +4,7 @@
 // step; writes the final weights when done.
 using System;
 using System.Linq;
+using Microsoft.ML.Clip.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Clip;
 using Microsoft.ML.Clip.Datasets;

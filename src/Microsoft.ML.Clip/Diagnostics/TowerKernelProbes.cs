@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Kernels;
 using Microsoft.ML.Clip.Modeling.Losses;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -13,7 +14,7 @@ namespace Microsoft.ML.Clip.Diagnostics;
 /// (width 512, 77 tokens), ViT-B-32 patch embedding, RN50 stem and bottleneck convolutions, the tiny ResNet
 /// fixture's stem (the convolution found wrong on Zen 5), the contrastive and sigmoid losses.
 /// </summary>
-public static class TowerKernelProbes
+internal static class TowerKernelProbes
 {
     private const long Tokens = 77, Width = 512, Heads = 8, HeadDim = 64, Batch = 2;
 

@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Evaluation;

@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 
-namespace Microsoft.ML.Clip;
+namespace Microsoft.ML.Clip.IO;
 
 /// <summary>Writes files so that a crash at any moment leaves either the old file or the complete new one.</summary>
 internal static class AtomicFile

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Clip.Imaging;
 /// </summary>
 public sealed class ImageTooLargeException : ArgumentException
 {
-    /// <summary>Creates the exception.</summary>
+    /// <summary>An image of <paramref name="width"/> × <paramref name="height"/> pixels refused for exceeding <paramref name="limit"/> pixels.</summary>
     public ImageTooLargeException(string message, int width, int height, long limit) : base(message)
     {
         Width = width;

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -66,7 +67,7 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     public nn.Module<Tensor, Tensor> Visual => visual;
 
     /// <summary>The text transformer blocks (<c>transformer</c>).</summary>
-    public Transformer TextTransformer => transformer;
+    internal Transformer TextTransformer => transformer;
 
     /// <summary>The learnable log inverse temperature (<c>logit_scale</c>, 0-dim).</summary>
     public Parameter LogitScale => logit_scale;

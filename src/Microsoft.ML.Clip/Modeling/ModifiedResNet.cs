@@ -130,7 +130,7 @@ public sealed class ModifiedResNet : Module<Tensor, Tensor>
     public ScalarType ComputeType => conv1.Weight.dtype;
 
     /// <summary>The attention-pooling head.</summary>
-    public AttentionPool2d AttentionPool => attnpool;
+    internal AttentionPool2d AttentionPool => attnpool;
 
     /// <summary>
     /// Converts every parameter and buffer to <paramref name="dtype"/> (floating point: <c>Float32</c>,

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <c>max(1, ⌊P·(1−p)⌋)</c> of the P patch tokens per image, always keeping the class token in front; identity
 /// in eval mode or when p = 0. Applied after the positional embedding, before <c>ln_pre</c>.
 /// </summary>
-public sealed class PatchDropout : nn.Module<Tensor, Tensor>
+internal sealed class PatchDropout : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the module with drop probability <paramref name="probability"/> in [0, 1).</summary>
     public PatchDropout(double probability) : base(nameof(PatchDropout))

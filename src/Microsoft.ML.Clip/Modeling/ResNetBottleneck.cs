@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using Microsoft.ML.Clip.Modeling.Kernels;
 using TorchSharp.Modules;
@@ -18,7 +19,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// shortcut convolution and <c>downsample.1</c> for its BatchNorm; the parameter-free pooling of the shortcut is
 /// named <c>-1</c>, as in open_clip).
 /// </remarks>
-public sealed class ResNetBottleneck : Module<Tensor, Tensor>
+internal sealed class ResNetBottleneck : Module<Tensor, Tensor>
 {
     /// <summary>Output channels are <c>planes * Expansion</c>.</summary>
     public const int Expansion = 4;

@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using Microsoft.ML.Clip.Modeling.Kernels;
 using TorchSharp.Modules;
@@ -59,10 +60,10 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTo
     public int PatchCount => Config.GridSize * Config.GridSize;
 
     /// <summary>The transformer blocks.</summary>
-    public Transformer Transformer => transformer;
+    internal Transformer Transformer => transformer;
 
     /// <summary>The patch dropout applied in training mode (open_clip <c>patch_dropout</c>).</summary>
-    public PatchDropout PatchDropout => patch_dropout;
+    internal PatchDropout PatchDropout => patch_dropout;
 
     /// <summary>
     /// Re-draws the parameters as open_clip does for a fresh ViT: class and positional embeddings and

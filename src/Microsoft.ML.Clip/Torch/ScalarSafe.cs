@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip;
+namespace Microsoft.ML.Clip.Torch;
 
 /// <summary>
 /// Tensor operations with scalar operands that are safe under concurrent garbage collection.

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training;
@@ -15,7 +16,7 @@ public class AdamW
     private readonly List<OptimizedParameter> _parameters;
     private readonly Dictionary<string, (Tensor ExpAvg, Tensor ExpAvgSq)> _state = new();
 
-    /// <summary>Creates the optimizer.</summary>
+    /// <summary>An optimizer over <paramref name="parameters"/> (names must be unique); moment buffers are created on the first step.</summary>
     public AdamW(IEnumerable<OptimizedParameter> parameters, double beta1 = 0.9, double beta2 = 0.98, double epsilon = 1e-6)
     {
         _parameters = parameters.ToList();
@@ -26,19 +27,19 @@ public class AdamW
         Epsilon = epsilon;
     }
 
-    /// <summary>First-moment decay.</summary>
+    /// <summary>β1: decay of the running mean of gradients (first moment).</summary>
     public double Beta1 { get; }
 
-    /// <summary>Second-moment decay.</summary>
+    /// <summary>β2: decay of the running mean of squared gradients (second moment).</summary>
     public double Beta2 { get; }
 
-    /// <summary>Denominator term.</summary>
+    /// <summary>ε added to the square root of the second moment before dividing, so tiny moments do not blow up the step.</summary>
     public double Epsilon { get; }
 
-    /// <summary>Steps taken.</summary>
+    /// <summary>Updates applied so far (saved in checkpoints; drives the bias correction).</summary>
     public long StepCount { get; protected set; }
 
-    /// <summary>The optimized parameters.</summary>
+    /// <summary>The parameters this optimizer updates, each with its weight-decay and learning-rate scale.</summary>
     public IReadOnlyList<OptimizedParameter> Parameters => _parameters;
 
     /// <summary>Applies one update with learning rate <paramref name="learningRate"/> (before per-parameter scales).</summary>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Distributed;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Distributed;
 using Microsoft.ML.Clip.Training.Objectives;
 using TorchSharp.Modules;
@@ -44,7 +45,7 @@ public sealed class ClipTrainer : IDisposable
     /// <param name="options">Optimization settings.</param>
     /// <param name="totalSteps">Optimizer steps planned for the run (for the cosine schedule).</param>
     /// <param name="processGroup">
-    /// For data-parallel training: the job's processes, each calling <see cref="Step"/> with its own share of every
+    /// For data-parallel training: the job's processes, each calling <see cref="Step(TrainingBatch)"/> with its own share of every
     /// global batch. The loss is then the global batch's, and gradients are summed over the processes, so every
     /// process takes the same update. The model must start identical on every process (see <see cref="TrainingStateSync"/>).
     /// Null: this process alone.
@@ -88,7 +89,7 @@ public sealed class ClipTrainer : IDisposable
     /// <summary>The processes this trainer shares its steps with, or null when it trains alone.</summary>
     public ProcessGroup? ProcessGroup => _group;
 
-    /// <summary>Time this process has spent waiting for other processes' data in <see cref="Step"/> (data-parallel training).</summary>
+    /// <summary>Time this process has spent waiting for other processes' data in <see cref="Step(TrainingBatch)"/> (data-parallel training).</summary>
     public TimeSpan CommunicationWait => _parallel?.CommunicationWait ?? TimeSpan.Zero;
 
     /// <summary>The learning-rate schedule of the run.</summary>
@@ -102,10 +103,15 @@ public sealed class ClipTrainer : IDisposable
 
     /// <summary>
     /// Performs one optimizer step on <paramref name="batch"/> (on the model's device). In data-parallel training the
-    /// batch is this process's share of the global batch and <paramref name="agreement"/> (from
-    /// <see cref="JobHealth.Agree"/>) the shares of all processes; when null, the processes agree here.
+    /// batch is this process's share of the global batch, and the processes agree on their shares first.
     /// </summary>
-    public TrainingStepResult Step(TrainingBatch batch, StepAgreement? agreement = null)
+    public TrainingStepResult Step(TrainingBatch batch) => Step(batch, null);
+
+    /// <summary>
+    /// <see cref="Step(TrainingBatch)"/> with the shares of all processes already agreed (<paramref name="agreement"/>,
+    /// from <see cref="JobHealth.Agree"/>); when null, the processes agree here.
+    /// </summary>
+    internal TrainingStepResult Step(TrainingBatch batch, StepAgreement? agreement)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var model = _working ?? _master;

@@ -5,19 +5,19 @@ namespace Microsoft.ML.Clip.Training;
 /// <summary>Optimization settings of a CLIP training run (defaults follow open_clip where it has one).</summary>
 public sealed record ClipTrainerOptions
 {
-    /// <summary>Peak learning rate.</summary>
+    /// <summary>Peak learning rate, reached after <see cref="WarmupSteps"/> and then decayed by a cosine schedule to the end of the run.</summary>
     public double LearningRate { get; init; } = 5e-4;
 
     /// <summary>Decoupled weight decay for matrices (biases, norms, embeddings and the temperature are excluded).</summary>
     public double WeightDecay { get; init; } = 0.2;
 
-    /// <summary>AdamW β1.</summary>
+    /// <summary>AdamW β1, the decay of the running mean of gradients.</summary>
     public double Beta1 { get; init; } = 0.9;
 
-    /// <summary>AdamW β2 (0.98 as CLIP for ViTs).</summary>
+    /// <summary>AdamW β2, the decay of the running mean of squared gradients (0.98 as CLIP for ViTs; 0.999 is PyTorch's default).</summary>
     public double Beta2 { get; init; } = 0.98;
 
-    /// <summary>AdamW ε.</summary>
+    /// <summary>AdamW ε, added to the root of the second moment before dividing (1e-6 as open_clip).</summary>
     public double Epsilon { get; init; } = 1e-6;
 
     /// <summary>Linear warmup length in optimizer steps.</summary>
@@ -33,7 +33,7 @@ public sealed record ClipTrainerOptions
     /// </summary>
     public int? MicroBatchSize { get; init; }
 
-    /// <summary>Arithmetic of forward/backward passes.</summary>
+    /// <summary>Arithmetic of forward/backward passes; the master weights and optimizer state stay fp32 in every mode.</summary>
     public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
 
     /// <summary>Upper bound of the learnable <c>logit_scale</c> (ln 100, as CLIP), applied after every step.</summary>

@@ -1,6 +1,6 @@
 using System;
 
-namespace Microsoft.ML.Clip;
+namespace Microsoft.ML.Clip.Training;
 
 /// <summary>Progress of a training run (<c>ClipPretrain</c>, or a <see cref="Training.TrainingRun"/> of your own).</summary>
 /// <param name="Epoch">1-based epoch.</param>

@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace Microsoft.ML.Clip;
+namespace Microsoft.ML.Clip.Training;
 
 /// <summary>The figures of a training run (<c>ClipPretrain</c>, or a <see cref="Training.TrainingRun"/> of your own).</summary>
 public sealed class ClipTrainingReport

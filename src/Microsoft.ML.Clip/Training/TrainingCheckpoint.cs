@@ -36,10 +36,10 @@ public sealed class TrainingCheckpoints
         Keep = keep;
     }
 
-    /// <summary>The folder.</summary>
+    /// <summary>The folder holding the <c>checkpoint-&lt;step&gt;.safetensors</c> files (created by the constructor).</summary>
     public string DirectoryPath { get; }
 
-    /// <summary>How many checkpoints are kept.</summary>
+    /// <summary>How many of the newest checkpoints survive a save; older ones are deleted after the new one is complete.</summary>
     public int Keep { get; }
 
     /// <summary>Checkpoint files, newest first.</summary>

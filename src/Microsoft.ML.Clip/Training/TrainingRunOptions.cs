@@ -43,7 +43,7 @@ public sealed class TrainingRunOptions
     /// <summary>Stops the run at the next step (after a checkpoint) with <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; init; }
 
-    /// <summary>Checks the settings.</summary>
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first setting out of range (epochs, batch size, checkpoint counts...).</summary>
     public void Validate()
     {
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch.");

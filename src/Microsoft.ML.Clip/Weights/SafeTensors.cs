@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
+using Microsoft.ML.Clip.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 

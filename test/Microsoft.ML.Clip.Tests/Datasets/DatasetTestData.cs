@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Datasets;
+using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 using Xunit;
 
@@ -16,7 +17,7 @@ internal static class DatasetTestData
         var rgba = new byte[4 * 4 * 4];
         for (int i = 0; i < rgba.Length; i++)
             rgba[i] = (byte)(seed * 31 + i * 7);
-        return ShapesPng.EncodeRgba(rgba, 4, 4);
+        return PngEncoder.EncodeRgba(rgba, 4, 4);
     }
 
     /// <summary>An IDX file (the MNIST format): big-endian magic and sizes, then the items.</summary>

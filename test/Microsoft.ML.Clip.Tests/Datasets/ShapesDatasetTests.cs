@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Security.Cryptography;
 using Microsoft.ML.Clip.Datasets;
+using Microsoft.ML.Clip.SampleData;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using Xunit;

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Threading;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Tokenization;

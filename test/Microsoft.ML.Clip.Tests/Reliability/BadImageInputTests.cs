@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using Microsoft.ML.Clip.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Tests.Pipeline;
@@ -99,7 +100,7 @@ public class ImageColumnKindTests
     {
         var trained = ClipStagesTestsAccess.Trained;
         var mlContext = new MLContext(seed: 1);
-        var data = Microsoft.ML.Clip.Datasets.ShapesDataset.ToDataView(mlContext, new Microsoft.ML.Clip.Datasets.ShapesDatasetOptions { Count = 20, Seed = 5, ImageSize = 48 });
+        var data = Microsoft.ML.Clip.SampleData.ShapesDataset.ToDataView(mlContext, new Microsoft.ML.Clip.SampleData.ShapesDatasetOptions { Count = 20, Seed = 5, ImageSize = 48 });
         var scored = mlContext.Transforms.ClipImageEmbedding(trained.Bundle, "FromImage", "Image")
             .Append(mlContext.Transforms.ClipImageEmbedding(trained.Bundle, "FromBytes", "ImageBytes"))
             .Fit(data).Transform(data);

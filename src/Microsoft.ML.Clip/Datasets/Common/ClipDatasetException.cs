@@ -9,7 +9,7 @@ namespace Microsoft.ML.Clip.Datasets;
 /// </summary>
 public sealed class ClipDatasetException : IOException
 {
-    /// <summary>Creates the exception.</summary>
+    /// <summary>A bad record or file; the message is built from the file, the record and the problem.</summary>
     /// <param name="filePath">The dataset file (manifest, shard, Parquet file, IDX file).</param>
     /// <param name="record">The record within the file (for example <c>row 12</c> or <c>entry '000003.jpg'</c>), or null for the whole file.</param>
     /// <param name="problem">What is wrong.</param>
@@ -22,7 +22,7 @@ public sealed class ClipDatasetException : IOException
         Problem = problem;
     }
 
-    /// <summary>The dataset file.</summary>
+    /// <summary>The file the bad record is in (manifest, shard, Parquet file, IDX file).</summary>
     public string FilePath { get; }
 
     /// <summary>The record within the file, or null when the problem concerns the whole file.</summary>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Datasets;
@@ -89,7 +90,7 @@ internal sealed class FashionMnistSource : DatasetRecordSource
                 rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = gray[i];
                 rgba[4 * i + 3] = 255;
             }
-            return ShapesPng.EncodeRgba(rgba, width, height);
+            return PngEncoder.EncodeRgba(rgba, width, height);
         }
     }
 }

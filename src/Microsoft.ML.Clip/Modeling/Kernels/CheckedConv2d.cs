@@ -13,7 +13,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// [Cout], named, shaped and initialised as <c>torch.nn.Conv2d</c>'s, so state dicts and saved models of towers
 /// built on <c>Conv2d</c> load unchanged.
 /// </summary>
-public sealed class CheckedConv2d : nn.Module<Tensor, Tensor>
+internal sealed class CheckedConv2d : nn.Module<Tensor, Tensor>
 {
     // Field names are the state-dict names (RegisterComponents uses them); not readonly: Module.to() replaces them.
     private Parameter weight;

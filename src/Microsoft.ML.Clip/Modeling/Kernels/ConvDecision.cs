@@ -8,7 +8,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// <param name="CheckedBatch">The batch the checks ran with (<see cref="ConvKernelCheck.CheckBatch"/>).</param>
 /// <param name="Native">The native (oneDNN) kernel's check.</param>
 /// <param name="Im2Col">The im2col path's check; null when the native kernel passed and im2col was not needed.</param>
-public sealed record ConvDecision(ConvSignature Signature, ConvPath Path, long CheckedBatch, KernelCheckResult Native, KernelCheckResult? Im2Col)
+internal sealed record ConvDecision(ConvSignature Signature, ConvPath Path, long CheckedBatch, KernelCheckResult Native, KernelCheckResult? Im2Col)
 {
     /// <summary>Whether the chosen path passed its check (false only when both paths failed).</summary>
     public bool Trusted => Path == ConvPath.Native ? Native.Passed : Im2Col!.Passed;

@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -8,7 +9,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// Kernel checks of one convolution signature: a path's forward, input gradient and weight gradient against
 /// libtorch's float64 convolution (ATen's own kernels: oneDNN and MKL's single-precision code is not involved).
 /// </summary>
-public static class ConvKernelCheck
+internal static class ConvKernelCheck
 {
     /// <summary>
     /// FLOPs one check may spend: about 0.1–0.3 s on one core, paid once per signature and process.

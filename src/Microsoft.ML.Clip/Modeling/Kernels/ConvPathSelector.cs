@@ -22,7 +22,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// <para><c>CLIP_CONV_PATH=onednn|im2col|auto</c> (or <see cref="Override"/>) forces a path for every CPU
 /// convolution, unchecked.</para>
 /// </remarks>
-public static class ConvPathSelector
+internal static class ConvPathSelector
 {
     /// <summary>The environment variable that forces a path: <c>onednn</c> (also <c>native</c>), <c>im2col</c> or <c>auto</c>.</summary>
     public const string EnvironmentVariable = "CLIP_CONV_PATH";

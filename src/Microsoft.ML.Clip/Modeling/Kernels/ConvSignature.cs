@@ -8,7 +8,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// What makes libtorch pick (and oneDNN generate) a convolution kernel: input shape, weight shape, stride, padding
 /// and dtype. Convolution path decisions are cached per signature.
 /// </summary>
-public readonly record struct ConvSignature(long Batch, long InChannels, long Height, long Width, long OutChannels,
+internal readonly record struct ConvSignature(long Batch, long InChannels, long Height, long Width, long OutChannels,
                                             long KernelHeight, long KernelWidth, long StrideHeight, long StrideWidth,
                                             long PadHeight, long PadWidth, ScalarType DType)
 {

@@ -19,7 +19,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// <para>Memory: the column matrix holds kH·kW copies of the input (for stride 1), several times the native
 /// kernel's workspace. It is only used for signatures whose native kernel failed its check, or when forced.</para>
 /// </remarks>
-public static class Im2ColConvolution
+internal static class Im2ColConvolution
 {
     /// <summary>The convolution of <paramref name="input"/> [N, C, H, W] with <paramref name="weight"/> [Cout, C, kH, kW].</summary>
     public static Tensor Forward(Tensor input, Tensor weight, Tensor? bias, (long H, long W) stride, (long H, long W) padding)

@@ -15,7 +15,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// advance libtorch's global random stream, so a training run that checks a kernel on its first step draws the
 /// same dropout masks and initialisations as one that does not.
 /// </remarks>
-public static class KernelCheck
+internal static class KernelCheck
 {
     /// <summary>Checks <paramref name="probe"/> in <paramref name="dtype"/> (Float32, BFloat16 or Float16) on the CPU.</summary>
     /// <param name="probe">The operation.</param>

@@ -8,7 +8,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// One input of a <see cref="KernelProbe"/>: how its sample data is drawn (in float64, from the check's own
 /// generator) and how long the sum behind each element of its gradient is.
 /// </summary>
-public sealed class KernelInput
+internal sealed class KernelInput
 {
     private readonly Func<Generator, Tensor>? _draw;
 

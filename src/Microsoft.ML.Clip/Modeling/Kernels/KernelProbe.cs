@@ -10,7 +10,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// (by default the same computation, which on the CPU takes ATen's double kernels instead of oneDNN's or MKL's
 /// single-precision ones), sample inputs and the reduction lengths that size the tolerances.
 /// </summary>
-public sealed class KernelProbe
+internal sealed class KernelProbe
 {
     /// <summary>Creates a probe.</summary>
     /// <param name="name">Operation name used in reports, e.g. <c>conv2d[im2col] 3→8 k3 s2 p1 on [4,3,32,32]</c>.</param>

@@ -1,3 +1,4 @@
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Clip.Training.Distributed;
 /// <summary>What every rank learned at a step's start: the rows each rank brings, and whether any rank asked to stop.</summary>
 /// <param name="RowCounts">Samples of each rank's share of the global batch, by rank.</param>
 /// <param name="Cancelled">Some rank was cancelled: every rank stops after this agreement.</param>
-public sealed record StepAgreement(int[] RowCounts, bool Cancelled)
+internal sealed record StepAgreement(int[] RowCounts, bool Cancelled)
 {
     /// <summary>Samples in the global batch.</summary>
     public int TotalRows => RowCounts.Sum();
@@ -24,7 +24,7 @@ public sealed record StepAgreement(int[] RowCounts, bool Cancelled)
 /// rank failed, all exchange their messages and throw together: the failed rank its own exception, the others a
 /// <see cref="DistributedTrainingException"/> naming the failed rank and its error.
 /// </summary>
-public static class JobHealth
+internal static class JobHealth
 {
     private const int MessageBytes = 1024;
     private const int Ok = 0, Failed = 1, Cancelled = 2;

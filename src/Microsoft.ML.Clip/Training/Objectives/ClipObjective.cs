@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Scoring;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -28,10 +28,10 @@ public sealed class ObjectiveFeatures : IDisposable
     public Tensor this[string name] => _tensors.TryGetValue(name, out var t) ? t
         : throw new KeyNotFoundException($"The objective produced no feature '{name}' (has: {string.Join(", ", _tensors.Keys)}).");
 
-    /// <summary>Names of the tensors.</summary>
+    /// <summary>The names an objective can look up with the indexer (for example image and text features, token features).</summary>
     public IEnumerable<string> Names => _tensors.Keys;
 
-    /// <summary>Samples held.</summary>
+    /// <summary>Samples held: the first dimension, which every tensor shares.</summary>
     public long Count => _tensors.Values.First().shape[0];
 
     /// <summary>A copy detached from the autograd graph (for caching).</summary>

@@ -1,5 +1,6 @@
 using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training.Scoring;

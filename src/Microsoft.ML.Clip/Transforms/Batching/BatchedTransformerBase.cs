@@ -38,6 +38,7 @@ public abstract class BatchedTransformerBase : RowToRowTransformerBase, ITransfo
         return builder.ToSchema();
     }
 
+    /// <summary>ML.NET's row-by-row mapper (PredictionEngine and other one-row readers), running the batched computation one row at a time.</summary>
     public override IRowMapper MakeRowMapper(DataViewSchema schema) =>
         new SingleRowMapper(Host, this, CreateBatchedMapper(schema), SaveModel);
 }

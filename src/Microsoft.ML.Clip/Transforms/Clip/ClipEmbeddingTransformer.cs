@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Microsoft.ML.Clip.Training;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Transforms;
@@ -67,6 +68,7 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
     // bool + 2 strings: image (output, input)
     // bool + 2 strings: text (output, input)
     // ClipModelBundle (see ClipModelBundle.Save)
+    /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
     public override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();

@@ -42,10 +42,12 @@ internal sealed class ImageInput
         "or Vector<Single> (preprocessed pixels, 3 × size × size)";
 
     /// <summary>Finds and checks the column; the error names it and the expected types.</summary>
+    /// <remarks>The default name <c>Image</c> reads the loaders' <c>ImageBytes</c> when only that is present (<see cref="DefaultColumns"/>).</remarks>
     public static ImageInput Bind(DataViewSchema schema, string columnName, ClipImagePreprocessor preprocessor)
     {
+        columnName = DefaultColumns.Resolve(columnName, name => schema.GetColumnOrNull(name) is not null);
         if (!schema.TryGetColumnIndex(columnName, out int index))
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' not found in the input (expected {ExpectedType}).");
+            throw new ArgumentOutOfRangeException(nameof(schema), DefaultColumns.NotFound("Image", columnName, ExpectedType));
         var type = schema[index].Type;
         bool encoded = type is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Byte;
         bool pixels = type is VectorDataViewType { ItemType: var floats } && floats == NumberDataViewType.Single;
@@ -60,8 +62,9 @@ internal sealed class ImageInput
     /// <summary>Checks a schema shape (estimators' GetOutputSchema).</summary>
     public static void Check(SchemaShape schema, string columnName)
     {
+        columnName = DefaultColumns.Resolve(columnName, name => schema.TryFindColumn(name, out _));
         if (!schema.TryFindColumn(columnName, out var column))
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Image column '{columnName}' not found in the input (expected {ExpectedType}).");
+            throw new ArgumentOutOfRangeException(nameof(schema), DefaultColumns.NotFound("Image", columnName, ExpectedType));
         bool encoded = column.Kind == SchemaShape.Column.VectorKind.VariableVector && column.ItemType == NumberDataViewType.Byte;
         bool pixels = column.Kind != SchemaShape.Column.VectorKind.Scalar && column.ItemType == NumberDataViewType.Single;
         if (!encoded && !pixels && column.ItemType is not ImageDataViewType)

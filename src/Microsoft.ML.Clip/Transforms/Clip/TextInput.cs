@@ -42,10 +42,12 @@ internal sealed class TextInput
     /// <param name="tokenizer">Tokenizes text captions.</param>
     /// <param name="contextLength">Token ids per caption.</param>
     /// <param name="vocabularySize">Token ids given as a vector column must be below this (the model's vocabulary); null: the tokenizer's.</param>
+    /// <remarks>The default name <c>Text</c> reads the loaders' <c>Caption</c> when only that is present (<see cref="DefaultColumns"/>).</remarks>
     public static TextInput Bind(DataViewSchema schema, string columnName, ClipTokenizer tokenizer, int contextLength, int? vocabularySize = null)
     {
+        columnName = DefaultColumns.Resolve(columnName, name => schema.GetColumnOrNull(name) is not null);
         if (!schema.TryGetColumnIndex(columnName, out int index))
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Text column '{columnName}' not found in the input (expected {ExpectedType}).");
+            throw new ArgumentOutOfRangeException(nameof(schema), DefaultColumns.NotFound("Text", columnName, ExpectedType));
         var type = schema[index].Type;
         bool ids = IsTokenIdType(type);
         if (!ids && type is not TextDataViewType)
@@ -61,8 +63,9 @@ internal sealed class TextInput
     /// <summary>Checks a schema shape (estimators' GetOutputSchema).</summary>
     public static void Check(SchemaShape schema, string columnName)
     {
+        columnName = DefaultColumns.Resolve(columnName, name => schema.TryFindColumn(name, out _));
         if (!schema.TryFindColumn(columnName, out var column))
-            throw new ArgumentOutOfRangeException(nameof(schema), $"Text column '{columnName}' not found in the input (expected {ExpectedType}).");
+            throw new ArgumentOutOfRangeException(nameof(schema), DefaultColumns.NotFound("Text", columnName, ExpectedType));
         bool text = column.Kind == SchemaShape.Column.VectorKind.Scalar && column.ItemType is TextDataViewType;
         bool ids = column.Kind != SchemaShape.Column.VectorKind.Scalar && (column.ItemType == NumberDataViewType.Int32 || column.ItemType == NumberDataViewType.Int64);
         if (!text && !ids)

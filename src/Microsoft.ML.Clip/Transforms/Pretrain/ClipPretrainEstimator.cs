@@ -33,7 +33,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         _options = options;
     }
 
-    /// <summary>The settings.</summary>
+    /// <summary>The caller's settings object, as given (a Fit reads it and leaves it unchanged).</summary>
     public ClipPretrainOptions Options => _options;
 
     /// <summary>Adds the two embedding columns; checks the image and caption columns.</summary>
@@ -56,9 +56,11 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         // The first training step of each convolution shape checks libtorch's kernel against float64 (see
         // ConvPathSelector); its decisions are logged here.
         using var convolutionLog = ConvPathSelector.Subscribe(line => ch.Info(line));
-        // Column checks first: the errors name the column and the expected type.
-        ImageInput.Bind(input.Schema, o.ImageColumnName, new ClipImagePreprocessor(bundle.Preprocessing));
-        TextInput.Bind(input.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength, bundle.Model.Config.Text.VocabSize);
+        // Column checks first: the errors name the column and the expected type. From here on the options name the
+        // columns found (a default name may have found the loaders' ImageBytes / Caption), and so does the result.
+        var imageInput = ImageInput.Bind(input.Schema, o.ImageColumnName, new ClipImagePreprocessor(bundle.Preprocessing));
+        var textInput = TextInput.Bind(input.Schema, o.TextColumnName, bundle.Tokenizer, bundle.ContextLength, bundle.Model.Config.Text.VocabSize);
+        o = o.WithInputColumns(imageInput.ColumnName, textInput.ColumnName);
         IDataView train = input, validation = o.ValidationData!;
         if (o.ValidationData is null && o.ValidationFraction > 0)
             (train, validation) = RowIdSplitView.Split(input, o.ValidationFraction, o.Seed); // keeps the input's shuffling
@@ -74,7 +76,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
             Validate = validation is null ? null : () =>
             {
                 bundle.InvalidateInferenceCopy();
-                return Validate(bundle, validation, badRows);
+                return Validate(bundle, validation, o, badRows);
             },
         });
         using var pch = _host.StartProgressChannel("ClipPretrain");
@@ -123,9 +125,9 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
     /// Image→text and text→image retrieval of the validation pairs, scored as the objective taught; read with the
     /// training's bad-row policy, so rows skipped there are skipped (and counted) here too.
     /// </summary>
-    private RetrievalMetrics Validate(ClipModelBundle bundle, IDataView validation, BadRowLog badRows)
+    private static RetrievalMetrics Validate(ClipModelBundle bundle, IDataView validation, ClipPretrainOptions o, BadRowLog badRows)
     {
-        var (images, texts) = PairEncoder.Encode(bundle, validation, _options.ImageColumnName, _options.TextColumnName, _options.InferenceBatchSize, badRows.Handler);
+        var (images, texts) = PairEncoder.Encode(bundle, validation, o.ImageColumnName, o.TextColumnName, o.InferenceBatchSize, badRows.Handler);
         using (images)
         using (texts)
             return bundle.Scoring.EvaluateRetrieval(images, texts);

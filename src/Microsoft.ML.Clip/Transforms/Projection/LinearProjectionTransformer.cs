@@ -33,7 +33,7 @@ public sealed class LinearProjectionTransformer : BatchedTransformerBase
     private readonly Tensor _weight;
     private readonly Tensor? _bias;
 
-    /// <summary>Name of the output column.</summary>
+    /// <summary>The column added (or replaced, when it equals the input): a vector of <see cref="OutputSize"/> floats.</summary>
     public string OutputColumnName { get; }
 
     /// <summary>Name of the input column (a known-size vector of <see cref="float"/>).</summary>
@@ -102,6 +102,7 @@ public sealed class LinearProjectionTransformer : BatchedTransformerBase
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
         => Create(env, ctx).MakeRowMapper(inputSchema);
 
+    /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
     public override void SaveModel(ModelSaveContext ctx)
     {
         Host.CheckValue(ctx, nameof(ctx));

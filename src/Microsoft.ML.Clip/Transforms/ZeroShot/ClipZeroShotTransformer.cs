@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Persistence;
@@ -62,10 +63,10 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
         _classes = PrepareClasses(bundle, ClassNames, Templates, classEmbeddings);
     }
 
-    /// <summary>The model.</summary>
+    /// <summary>The model that embeds the images and that computed the class embeddings; saved with the transformer.</summary>
     public ClipModelBundle Bundle { get; }
 
-    /// <summary>Input image column.</summary>
+    /// <summary>Input image column as configured (MLImage, encoded bytes or preprocessed pixels); the default <c>Image</c> also finds the loaders' <c>ImageBytes</c>.</summary>
     public string ImageColumnName { get; }
 
     /// <summary>Class names, in score order.</summary>
@@ -74,10 +75,10 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
     /// <summary>Prompt templates (<c>{}</c> = class name).</summary>
     public IReadOnlyList<string> Templates { get; }
 
-    /// <summary>Output score vector column.</summary>
+    /// <summary>Output column: one score per class in <see cref="ClassNames"/> order (softmax, or per-class sigmoids for SigLIP), slot names = class names.</summary>
     public string ScoreColumnName { get; }
 
-    /// <summary>Output key column.</summary>
+    /// <summary>Output column: the best-scoring class as a key whose values are <see cref="ClassNames"/>.</summary>
     public string PredictedLabelColumnName { get; }
 
     /// <summary>Images per forward pass.</summary>
@@ -140,6 +141,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
     // int K, K strings: class names; int T, T strings: templates
     // entry ClassEmbeddings.safetensors: "classes" [K, D]
     // ClipModelBundle
+    /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
     public override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();

@@ -7,7 +7,7 @@ using Microsoft.ML.Clip.Modeling;
 namespace Microsoft.ML.Clip.Training.Objectives.EvaClip;
 
 /// <summary>Which part of a CLIP model a parameter belongs to, for per-tower learning rates.</summary>
-public enum ClipTower
+internal enum ClipTower
 {
     /// <summary>The image tower (<c>visual.*</c>).</summary>
     Image,
@@ -27,7 +27,7 @@ public enum ClipTower
 /// at depth d gets <c>ratio · decay^(L + 1 − d)</c> of the scheduled learning rate, where ratio is the tower's base
 /// rate relative to the schedule. Layers near the input, which pretrained weights make most general, move least.
 /// </summary>
-public static class LayerwiseLearningRates
+internal static class LayerwiseLearningRates
 {
     /// <summary>The tower of a state-dict name of <see cref="ClipModel"/> (or an <c>objective.</c> parameter).</summary>
     public static ClipTower TowerOf(string name)

@@ -48,7 +48,7 @@ public sealed class PretrainedTower
     /// <see cref="ClipModel"/>'s state dict, converted to its dtype and device); the rest of the model is untouched.
     /// </summary>
     /// <exception cref="StateDictMismatchException">The source's tower does not match the model's exactly.</exception>
-    public void LoadInto(ClipModel model, ClipTower tower)
+    internal void LoadInto(ClipModel model, ClipTower tower)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (tower == ClipTower.Shared) throw new ArgumentException("Only the image or the text tower can be initialised.", nameof(tower));

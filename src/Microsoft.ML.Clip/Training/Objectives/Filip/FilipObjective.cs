@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Scoring;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -20,18 +21,18 @@ namespace Microsoft.ML.Clip.Training.Objectives.Filip;
 /// gradient accumulation concatenates cached micro-batches as for CLIP. Not implemented from the paper: the
 /// reduced embedding size and the top-25% token selection before cross-device gathering, which only save
 /// communication in multi-node training. A model trained with this objective scores with the same token-wise
-/// similarity (<see cref="Similarity"/>), in validation, zero-shot classification and retrieval.
+/// similarity (<see cref="ClipScoring.TokenWise"/>), in validation, zero-shot classification and retrieval.
 /// </remarks>
 public sealed class FilipObjective : ClipObjective
 {
     private const string ImageTokens = "image_tokens", TextTokens = "text_tokens", TextMask = "text_mask";
 
-    /// <summary>Creates the objective.</summary>
+    /// <summary>FILIP: contrastive loss over token-wise late-interaction similarity, computed block by block.</summary>
     /// <param name="chunkSize">Images and texts per block of the token-wise similarity (memory ∝ chunkSize² · Np · Lt).</param>
     public FilipObjective(int chunkSize = 32) => SimilarityFunction = new FilipSimilarity(chunkSize);
 
     /// <summary>The token-wise similarity (and its chunk size).</summary>
-    public FilipSimilarity SimilarityFunction { get; }
+    internal FilipSimilarity SimilarityFunction { get; }
 
     /// <inheritdoc/>
     public override string Name => "filip";
@@ -77,7 +78,7 @@ public sealed class FilipObjective : ClipObjective
     /// <param name="textTokens">[B, Lt, D] normalised text tokens.</param>
     /// <param name="textMask">[B, Lt] bool, valid text tokens.</param>
     /// <param name="scale">The inverse temperature <c>exp(logit_scale)</c> (0-dim).</param>
-    public static Tensor Compute(FilipSimilarity similarity, Tensor imageTokens, Tensor textTokens, Tensor textMask, Tensor scale)
+    internal static Tensor Compute(FilipSimilarity similarity, Tensor imageTokens, Tensor textTokens, Tensor textMask, Tensor scale)
     {
         ArgumentNullException.ThrowIfNull(similarity);
         if (imageTokens.shape[0] != textTokens.shape[0])

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training.Objectives.Filip;
@@ -19,7 +20,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.Filip;
 /// <para>The backward pass of the maximum keeps only the arg-max indices, so gradients need no full score tensor
 /// either.</para>
 /// </remarks>
-public sealed class FilipSimilarity
+internal sealed class FilipSimilarity
 {
     /// <summary>Creates the similarity.</summary>
     /// <param name="chunkSize">Images and texts per block (a block holds <c>chunkSize² · Np · Lt</c> scores).</param>

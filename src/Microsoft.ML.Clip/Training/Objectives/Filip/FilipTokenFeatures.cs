@@ -1,4 +1,5 @@
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -17,7 +18,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.Filip;
 /// recognised by position rather than by id 0 because id 0 is a real token in CLIP's vocabulary.
 /// Image tokens are the patch tokens the tower returns (the class token is excluded, as in the paper).
 /// </remarks>
-public static class FilipTokenFeatures
+internal static class FilipTokenFeatures
 {
     /// <summary>[N, L] bool: true at positions 1 … end-of-text of each row of <paramref name="tokens"/> [N, L].</summary>
     public static Tensor TextMask(Tensor tokens)

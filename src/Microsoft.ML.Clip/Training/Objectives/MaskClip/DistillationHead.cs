@@ -8,7 +8,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.MaskClip;
 /// MaskCLIP's small projection head on patch tokens: LayerNorm then Linear to K prototype logits. The student's
 /// copy is trained; the teacher's is its EMA.
 /// </summary>
-public sealed class DistillationHead : nn.Module<Tensor, Tensor>
+internal sealed class DistillationHead : nn.Module<Tensor, Tensor>
 {
     private readonly LayerNorm norm;
     private readonly Linear proj;

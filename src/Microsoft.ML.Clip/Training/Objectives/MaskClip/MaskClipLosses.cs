@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -9,7 +10,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.MaskClip;
 /// The two token-level terms of MaskCLIP, returned as per-sample sums and counts so that gradient accumulation
 /// (which concatenates micro-batches) reproduces the whole-batch token mean exactly.
 /// </summary>
-public static class MaskClipLosses
+internal static class MaskClipLosses
 {
     /// <summary>
     /// Masked self-distillation per image: <c>Σ_t −Σ_k softmax((z^T_t − c)/τ_t)_k · log softmax(z^S_t/τ_s)_k</c> over the

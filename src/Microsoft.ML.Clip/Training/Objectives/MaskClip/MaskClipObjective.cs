@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Losses;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Objectives.WenLan;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -61,10 +62,10 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
     public nn.Module<Tensor, Tensor> Teacher => _teacher ?? throw NotInitialized();
 
     /// <summary>The trained distillation head, after <see cref="Initialize"/>.</summary>
-    public DistillationHead Head => _head ?? throw NotInitialized();
+    internal DistillationHead Head => _head ?? throw NotInitialized();
 
     /// <summary>The teacher's (EMA) distillation head, after <see cref="Initialize"/>.</summary>
-    public DistillationHead TeacherHead => _teacherHead ?? throw NotInitialized();
+    internal DistillationHead TeacherHead => _teacherHead ?? throw NotInitialized();
 
     /// <summary>The running centre of the teacher's logits [K], after <see cref="Initialize"/>.</summary>
     public Tensor Center => _center ?? throw NotInitialized();

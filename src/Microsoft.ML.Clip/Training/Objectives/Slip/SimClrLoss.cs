@@ -1,5 +1,6 @@
 using System;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -10,7 +11,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.Slip;
 /// positive is the other view of the same image and the 2B − 2 other projections are its negatives;
 /// cross-entropy of the similarities / τ, the similarity to itself excluded, averaged over all 2B views.
 /// </summary>
-public static class SimClrLoss
+internal static class SimClrLoss
 {
     /// <summary>The loss, a 0-dim fp32 tensor.</summary>
     /// <param name="z1">Projections of the first views [B, D] (normalized here).</param>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Losses;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,7 +25,7 @@ public sealed class SlipObjective : ClipObjective
     private Sequential? _head;
     private long _step;
 
-    /// <summary>Creates the objective.</summary>
+    /// <summary>SLIP with <paramref name="options"/> (null: the paper's settings); throws when they are out of range.</summary>
     public SlipObjective(SlipOptions? options = null)
     {
         _options = options ?? new SlipOptions();
@@ -35,7 +36,7 @@ public sealed class SlipObjective : ClipObjective
     /// <inheritdoc/>
     public override string Name => "slip";
 
-    /// <summary>The settings.</summary>
+    /// <summary>The validated settings the objective was created with.</summary>
     public SlipOptions Options => _options;
 
     /// <inheritdoc/>

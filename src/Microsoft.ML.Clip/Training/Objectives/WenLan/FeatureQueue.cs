@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.WenLan;
 /// <c>N</c> rows are overwritten by the newest batch of <c>N</c> keys. K must be a multiple of N so a batch
 /// never wraps around the end (as MoCo's <c>_dequeue_and_enqueue</c> asserts). Never part of autograd.
 /// </summary>
-public sealed class FeatureQueue : IDisposable
+internal sealed class FeatureQueue : IDisposable
 {
     private readonly Tensor _features;
     private readonly Tensor _pointer; // 0-dim int64: the row the next batch is written to (a tensor so it checkpoints)

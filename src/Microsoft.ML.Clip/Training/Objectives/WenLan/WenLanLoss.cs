@@ -11,7 +11,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.WenLan;
 /// loss is the mean cross-entropy against class 0. Only the paired key is a positive; the negatives are the
 /// queue alone (the other keys of the batch are not used, as in MoCo). Computed in fp32.
 /// </summary>
-public static class WenLanLoss
+internal static class WenLanLoss
 {
     /// <summary>The mean loss over the queries, a 0-dim fp32 tensor.</summary>
     /// <param name="queries">L2-normalized query features [N, D] (with gradient).</param>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,10 +48,10 @@ public sealed class WenLanObjective : ClipObjective, IDisposable
     public ClipModel KeyModel => _key ?? throw NotInitialized();
 
     /// <summary>The queue of image keys (negatives for text queries), after <see cref="Initialize"/>.</summary>
-    public FeatureQueue ImageQueue => _imageQueue ?? throw NotInitialized();
+    internal FeatureQueue ImageQueue => _imageQueue ?? throw NotInitialized();
 
     /// <summary>The queue of text keys (negatives for image queries), after <see cref="Initialize"/>.</summary>
-    public FeatureQueue TextQueue => _textQueue ?? throw NotInitialized();
+    internal FeatureQueue TextQueue => _textQueue ?? throw NotInitialized();
 
     /// <inheritdoc/>
     public override void Initialize(ClipModel model, Device device)

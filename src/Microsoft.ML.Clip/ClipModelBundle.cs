@@ -1,0 +1,204 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Persistence;
+using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Weights;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip;
+
+/// <summary>
+/// Everything a CLIP stage needs to turn images and captions into embeddings: the model (weights and
+/// architecture), the tokenizer and the image preprocessing settings. Load one from open_clip, OpenAI or
+/// Hugging Face weights, or take it from a fitted <c>ClipPretrain</c>; pass it to the embedding and
+/// zero-shot stages. It is saved inside every ML.NET model zip that uses it.
+/// </summary>
+public sealed class ClipModelBundle
+{
+    private ClipModel? _inference;
+    private ClipScoring? _scoring;
+    private readonly object _inferenceLock = new();
+
+    /// <summary>Bundles a model with the tokenizer and preprocessing it was trained with; checks that the tokenizer fits the model's vocabulary.</summary>
+    /// <param name="model">The model (float32 weights; it is not copied).</param>
+    /// <param name="tokenizer">The tokenizer the model was trained with.</param>
+    /// <param name="preprocessing">Image preprocessing; null: CLIP's defaults at the model's image size.</param>
+    /// <param name="inferenceDType">Arithmetic used by scoring stages: Float32 (default) or BFloat16 (several times faster on CPUs with bf16 units).</param>
+    public ClipModelBundle(ClipModel model, ClipTokenizer tokenizer, ImagePreprocessingOptions? preprocessing = null, ScalarType inferenceDType = ScalarType.Float32)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (inferenceDType is not (ScalarType.Float32 or ScalarType.BFloat16))
+            throw new ArgumentException($"Inference runs in Float32 or BFloat16, not {inferenceDType}.", nameof(inferenceDType));
+        if (tokenizer.VocabularySize > model.Config.Text.VocabSize)
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model's vocabulary holds {model.Config.Text.VocabSize}.", nameof(tokenizer));
+        Model = model;
+        Tokenizer = tokenizer;
+        Preprocessing = preprocessing ?? new ImagePreprocessingOptions(model.Config.Vision.ImageSize);
+        Preprocessing.Validate();
+        InferenceDType = inferenceDType;
+    }
+
+    /// <summary>The model (float32 weights).</summary>
+    public ClipModel Model { get; }
+
+    /// <summary>Turns captions into the model's token ids (at most <see cref="ContextLength"/> per caption).</summary>
+    public ClipTokenizer Tokenizer { get; }
+
+    /// <summary>Image preprocessing settings.</summary>
+    public ImagePreprocessingOptions Preprocessing { get; }
+
+    /// <summary>Arithmetic of scoring stages.</summary>
+    public ScalarType InferenceDType { get; }
+
+    /// <summary>
+    /// How images and texts are compared (zero-shot classification, retrieval evaluation, validation): what the
+    /// training objective taught, e.g. <see cref="ClipScoring.TokenWise"/> for FILIP. Unset: what the model's
+    /// parameters imply (<see cref="ClipScoring.For"/>). Saved with the model.
+    /// </summary>
+    public ClipScoring Scoring
+    {
+        get => _scoring ??= ClipScoring.For(Model);
+        init => _scoring = value ?? throw new ArgumentNullException(nameof(Scoring));
+    }
+
+    /// <summary>Floats per image or text embedding (the model's joint embedding width): the width of the embedding columns.</summary>
+    public int EmbeddingSize => Model.Config.EmbedDim;
+
+    /// <summary>Tokens per caption.</summary>
+    public int ContextLength => Model.Config.Text.ContextLength;
+
+    /// <summary>
+    /// Loads weights in open_clip's or Hugging Face's safetensors layout (detected from the tensor names).
+    /// </summary>
+    /// <param name="weightsPath">A <c>.safetensors</c> file.</param>
+    /// <param name="config">The architecture; null: the config stored in the file's metadata by this library.</param>
+    /// <param name="tokenizer">The tokenizer (e.g. <see cref="ClipTokenizer.FromOpenAIMergesFile(string)"/>).</param>
+    /// <param name="preprocessing">Image preprocessing; null: CLIP's defaults at the model's image size.</param>
+    /// <param name="device">Where the model runs (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>); null: CPU.</param>
+    /// <param name="inferenceDType">Float32 or BFloat16 scoring.</param>
+    public static ClipModelBundle Load(string weightsPath, ClipConfig? config, ClipTokenizer tokenizer,
+        ImagePreprocessingOptions? preprocessing = null, Device? device = null, ScalarType inferenceDType = ScalarType.Float32)
+    {
+        if (!File.Exists(weightsPath))
+            throw new FileNotFoundException($"The weights file '{weightsPath}' does not exist.", weightsPath);
+        config ??= ClipWeights.ReadConfig(weightsPath)
+            ?? throw new ArgumentException($"'{weightsPath}' carries no model config; pass the architecture (a preset such as ClipPresets.VitB32, or ClipConfig.FromOpenClipJson).", nameof(config));
+        var model = new ClipModel(config, device);
+        ClipWeights.Load(model, weightsPath);
+        return new ClipModelBundle(model, tokenizer, preprocessing, inferenceDType);
+    }
+
+    /// <summary>
+    /// The model to score with: the float32 model itself, or a bf16 copy made once (open_clip's low-precision
+    /// conversion) when <see cref="InferenceDType"/> is BFloat16.
+    /// </summary>
+    internal ClipModel InferenceModel()
+    {
+        if (InferenceDType == ScalarType.Float32) return Model;
+        lock (_inferenceLock)
+        {
+            if (_inference is null)
+            {
+                var copy = Model.Copy();
+                copy.eval();
+                _inference = copy.ToInferenceDType(InferenceDType);
+            }
+            return _inference;
+        }
+    }
+
+    /// <summary>Forgets the bf16 copy after the float32 weights changed (training).</summary>
+    internal void InvalidateInferenceCopy()
+    {
+        lock (_inferenceLock) _inference = null;
+    }
+
+    // *** Binary format (inside the owning component's folder of the model zip) ***
+    // int: format version (1)
+    // string: open_clip config JSON
+    // int: inference dtype (ScalarType)
+    // int: image size, int: resize mode, float[3]: mean, float[3]: std, long: max pixels
+    // entries: ClipWeights.safetensors, ClipTokenizer.vocab.json, ClipTokenizer.merges.txt,
+    // ClipScoring.bin (string: ClipScoring.Name; absent in older models),
+    // ClipSimilarity.bin (int: 1 for FILIP's token-wise scoring, read by older versions; written only when not 0)
+    private const int FormatVersion = 1;
+    private const string ScoringEntry = "ClipScoring.bin";
+    private const string SimilarityEntry = "ClipSimilarity.bin";
+
+    internal void Save(ModelSaveContext ctx)
+    {
+        var writer = ctx.Writer;
+        writer.Write(FormatVersion);
+        writer.Write(Model.Config.ToOpenClipJson());
+        writer.Write((int)InferenceDType);
+        writer.Write(Preprocessing.ImageSize);
+        writer.Write((int)Preprocessing.ResizeMode);
+        foreach (var v in Preprocessing.Mean) writer.Write(v);
+        foreach (var v in Preprocessing.Std) writer.Write(v);
+        writer.Write(Preprocessing.MaxPixels);
+        ctx.SaveTensors("ClipWeights.safetensors", Model.state_dict());
+        using var vocab = new MemoryStream();
+        using var merges = new MemoryStream();
+        Tokenizer.Save(vocab, merges);
+        ctx.SaveBinaryStream("ClipTokenizer.vocab.json", w => w.Write(vocab.ToArray()));
+        ctx.SaveBinaryStream("ClipTokenizer.merges.txt", w => w.Write(merges.ToArray()));
+        // Optional entries rather than a new format version: earlier versions of the library still read the model,
+        // and from the older entry they still score a FILIP model token-wise.
+        ctx.SaveBinaryStream(ScoringEntry, w => w.Write(Scoring.Name));
+        if (Scoring.LegacySimilarityCode != 0)
+            ctx.SaveBinaryStream(SimilarityEntry, w => w.Write(Scoring.LegacySimilarityCode));
+    }
+
+    internal static ClipModelBundle Load(ModelLoadContext ctx)
+    {
+        var reader = ctx.Reader;
+        int version = reader.ReadInt32();
+        if (version != FormatVersion)
+            throw new InvalidDataException($"The CLIP model in '{ctx.Directory}' has format version {version}; this library reads version {FormatVersion}.");
+        var config = ClipConfig.FromOpenClipJson(reader.ReadString());
+        var dtype = (ScalarType)reader.ReadInt32();
+        int imageSize = reader.ReadInt32();
+        var resize = (ClipResizeMode)reader.ReadInt32();
+        var mean = new[] { reader.ReadSingle(), reader.ReadSingle(), reader.ReadSingle() };
+        var std = new[] { reader.ReadSingle(), reader.ReadSingle(), reader.ReadSingle() };
+        long maxPixels = reader.ReadInt64();
+        var preprocessing = new ImagePreprocessingOptions(imageSize) { ResizeMode = resize, Mean = mean, Std = std, MaxPixels = maxPixels };
+
+        var model = new ClipModel(config);
+        using (var scope = NewDisposeScope())
+        {
+            var tensors = ctx.LoadTensors("ClipWeights.safetensors");
+            ClipWeights.Load(model, tensors, $"{ctx.Directory}/ClipWeights.safetensors");
+        }
+        byte[] vocab = ReadEntry(ctx, "ClipTokenizer.vocab.json"), merges = ReadEntry(ctx, "ClipTokenizer.merges.txt");
+        var tokenizer = ClipTokenizer.FromHuggingFace(new MemoryStream(vocab), new MemoryStream(merges),
+            $"{ctx.Directory}/ClipTokenizer.vocab.json", $"{ctx.Directory}/ClipTokenizer.merges.txt");
+        return new ClipModelBundle(model, tokenizer, preprocessing, dtype) { Scoring = LoadScoring(ctx, model) };
+    }
+
+    /// <summary>The saved scoring: by name, else the code older versions wrote, else what the model implies.</summary>
+    private static ClipScoring LoadScoring(ModelLoadContext ctx, ClipModel model)
+    {
+        string? name = null;
+        int legacy = 0;
+        ctx.TryLoadBinaryStream(ScoringEntry, r => name = r.ReadString());
+        ctx.TryLoadBinaryStream(SimilarityEntry, r => legacy = r.ReadInt32());
+        try { return name is not null ? ClipScoring.FromName(name) : ClipScoring.FromLegacyCode(legacy, model); }
+        catch (InvalidDataException error) { throw new InvalidDataException($"The CLIP model in '{ctx.Directory}': {error.Message}", error); }
+    }
+
+    private static byte[] ReadEntry(ModelLoadContext ctx, string name)
+    {
+        byte[]? bytes = null;
+        if (!ctx.TryLoadBinaryStream(name, r => { using var m = new MemoryStream(); r.BaseStream.CopyTo(m); bytes = m.ToArray(); }) || bytes is null)
+            throw new InvalidDataException($"The model has no entry '{name}' in '{ctx.Directory}'; it was not saved by this library or is damaged.");
+        return bytes;
+    }
+}

@@ -1,0 +1,159 @@
+using System;
+using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Training;
+using Microsoft.ML.Clip.Training.Objectives;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Clip;
+
+/// <summary>Settings of <c>mlContext.Transforms.ClipPretrain</c>.</summary>
+public sealed class ClipPretrainOptions
+{
+    /// <summary>
+    /// Image column: MLImage (from <c>LoadImages</c>) or encoded bytes (from <c>LoadRawImageBytes</c> or the
+    /// <c>mlContext.Data</c> loaders). The default, <c>Image</c>, reads the loaders' <c>ImageBytes</c> when the input
+    /// has that and no <c>Image</c>; any other name is read as given.
+    /// </summary>
+    public string ImageColumnName { get; set; } = "Image";
+
+    /// <summary>
+    /// Caption column (String, or token ids). The default, <c>Text</c>, reads the loaders' <c>Caption</c> when the
+    /// input has that and no <c>Text</c>; any other name is read as given.
+    /// </summary>
+    public string TextColumnName { get; set; } = "Text";
+
+    /// <summary>Output column of image embeddings.</summary>
+    public string ImageEmbeddingColumnName { get; set; } = "ImageEmbedding";
+
+    /// <summary>Output column of caption embeddings.</summary>
+    public string TextEmbeddingColumnName { get; set; } = "TextEmbedding";
+
+    /// <summary>
+    /// Architecture of a model trained from scratch (a <see cref="ClipPresets"/> entry or
+    /// <see cref="ClipConfig.FromOpenClipJson"/>). Ignored when <see cref="InitialModel"/> is set.
+    /// </summary>
+    public ClipConfig? Architecture { get; set; }
+
+    /// <summary>Start from these pretrained weights (fine-tuning); its tokenizer and preprocessing are used. Its weights are copied, not changed.</summary>
+    public ClipModelBundle? InitialModel { get; set; }
+
+    /// <summary>Tokenizer for a model trained from scratch (e.g. <see cref="ClipTokenizer.FromOpenAIMergesFile(string)"/>).</summary>
+    public ClipTokenizer? Tokenizer { get; set; }
+
+    /// <summary>Image preprocessing for a model trained from scratch; null: CLIP's defaults at the architecture's image size.</summary>
+    public ImagePreprocessingOptions? Preprocessing { get; set; }
+
+    /// <summary>The training method; null: CLIP's symmetric InfoNCE (<see cref="ContrastiveObjective"/>).</summary>
+    public ClipObjective? Objective { get; set; }
+
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs { get; set; } = 10;
+
+    /// <summary>
+    /// Image–caption pairs per optimizer step (the contrastive batch: every pair is a negative for the others). In
+    /// data-parallel training this is the global batch: each of N processes reads <c>BatchSize / N</c> of its pairs,
+    /// so the same settings train the same model on any number of processes.
+    /// </summary>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>
+    /// Data-parallel training over MPI (launch the application with <c>mpiexec -n N</c>): by default used when
+    /// <c>mpiexec</c> started more than one process. Every process runs the same pipeline and reads its own share of
+    /// each batch; rank 0 logs, validates and writes checkpoints. See <see cref="ClipDistribution"/>.
+    /// </summary>
+    public ClipDistribution Distribution { get; set; } = ClipDistribution.Auto;
+
+    /// <summary>Optimizer, schedule, accumulation and precision settings.</summary>
+    public ClipTrainerOptions Trainer { get; set; } = new();
+
+    /// <summary>Fraction of the input held out for validation retrieval recall after each epoch (ignored when <see cref="ValidationData"/> is set). 0 disables.</summary>
+    public double ValidationFraction { get; set; } = 0.1;
+
+    /// <summary>A separate validation set with the same columns.</summary>
+    public IDataView? ValidationData { get; set; }
+
+    /// <summary>
+    /// Read the training rows in a fresh random order every epoch (seeded by <see cref="Seed"/> and the epoch), the
+    /// same on every process of a data-parallel job. Default true: a contrastive batch takes its negatives from
+    /// itself, and data stored in folder or class order would otherwise fill batches with one class. Views that can
+    /// shuffle (this library's loaders, <c>mlContext.Data.Cache</c>, in-memory lists) are permuted whole with images
+    /// read lazily; others go through a shuffle pool of <see cref="ShufflePoolSize"/> rows. False: stored order
+    /// (for reproducing a known sequence of batches).
+    /// </summary>
+    public bool Shuffle { get; set; } = true;
+
+    /// <summary>
+    /// Rows of ML.NET's shuffle pool (<c>ShuffleRows</c>) for training data whose loader cannot shuffle (ML.NET's text
+    /// loader, <c>LoadFromEnumerable</c>); a warning says when it is smaller than the data. Not used for views that
+    /// shuffle themselves. Default 1000.
+    /// </summary>
+    public int ShufflePoolSize { get; set; } = 1000;
+
+    /// <summary>Seed for initialisation, data order and the validation split.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Where the model trains (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>); null: CPU.</summary>
+    public Device? Device { get; set; }
+
+    /// <summary>Folder for checkpoints; null: none. A run finding checkpoints there resumes from the newest (see <see cref="Resume"/>).</summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Optimizer steps between checkpoints (besides one at the end of every epoch); 0: epochs only.</summary>
+    public int CheckpointEverySteps { get; set; }
+
+    /// <summary>How many of the newest checkpoints stay in <see cref="CheckpointDirectory"/>; older ones are deleted once a new one is complete.</summary>
+    public int KeepCheckpoints { get; set; } = 3;
+
+    /// <summary>Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one.</summary>
+    public bool Resume { get; set; } = true;
+
+    /// <summary>Log a progress line every this many steps.</summary>
+    public int LogEverySteps { get; set; } = 10;
+
+    /// <summary>Receives a report after every optimizer step and validation (besides ML.NET's log and progress channel).</summary>
+    public IProgress<ClipTrainingProgress>? Progress { get; set; }
+
+    /// <summary>
+    /// Stops training between two steps (a checkpoint is written first when <see cref="CheckpointDirectory"/>
+    /// is set) and makes <c>Fit</c> throw <see cref="OperationCanceledException"/>. ML.NET's own host
+    /// cancellation is honoured the same way.
+    /// </summary>
+    public System.Threading.CancellationToken CancellationToken { get; set; }
+
+    /// <summary>
+    /// False (default): an unreadable row (corrupt, truncated or oversized image, unreadable caption) stops
+    /// training with an error naming the column and the row. True: such rows are left out of their batch,
+    /// counted in <see cref="ClipTrainingReport.SkippedRows"/> and logged. Scoring stages always fail on them.
+    /// </summary>
+    public bool SkipBadRows { get; set; }
+
+    /// <summary>Rows per batch when the fitted transformer scores data.</summary>
+    public int InferenceBatchSize { get; set; } = 64;
+
+    /// <summary>Arithmetic of the fitted transformer's scoring (Float32 or BFloat16).</summary>
+    public ScalarType InferenceDType { get; set; } = ScalarType.Float32;
+
+    /// <summary>A copy that reads the given columns (the names a Fit resolved against its input).</summary>
+    internal ClipPretrainOptions WithInputColumns(string imageColumnName, string textColumnName)
+    {
+        var copy = (ClipPretrainOptions)MemberwiseClone();
+        copy.ImageColumnName = imageColumnName;
+        copy.TextColumnName = textColumnName;
+        return copy;
+    }
+
+    internal void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch is needed.");
+        if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A contrastive batch needs at least 2 pairs.");
+        if (ValidationFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "The validation fraction must be in [0, 1).");
+        if (ShufflePoolSize < 1) throw new ArgumentOutOfRangeException(nameof(ShufflePoolSize), ShufflePoolSize, "The shuffle pool needs at least one row.");
+        if (InitialModel is null && Tokenizer is null)
+            throw new ArgumentException("Training from scratch needs a tokenizer: set Tokenizer (ClipTokenizer.FromOpenAIMergesFile, ClipTokenizer.FromHuggingFace) or start from InitialModel.", nameof(Tokenizer));
+        if (InitialModel is null && Architecture is null)
+            throw new ArgumentException("Training from scratch needs an architecture: set Architecture (e.g. ClipPresets.Tiny) or start from InitialModel.", nameof(Architecture));
+        Trainer.Validate();
+    }
+}

@@ -106,39 +106,6 @@ public static class ClipDataLoaders
     }
 
     /// <summary>
-    /// Loads Parquet files holding encoded images (a binary column, or a struct with a <c>bytes</c> field) and
-    /// captions, one row group at a time. Columns: <c>ImageBytes</c>, <c>Caption</c>, <c>Key</c> (when
-    /// <see cref="ParquetImageTextOptions.KeyColumn"/> is set), <c>Source</c> (the file). Row numbers in
-    /// errors count from the start of the file.
-    /// </summary>
-    /// <param name="catalog">The data catalog (<c>mlContext.Data</c>).</param>
-    /// <param name="paths">The Parquet files, in reading order.</param>
-    /// <param name="options">Column names, and the shared options.</param>
-    /// <example>
-    /// <code>
-    /// var data = mlContext.Data.LoadFromImageTextParquet(["train-00000.parquet"], new ParquetImageTextOptions { CaptionColumn = "text" });
-    /// </code>
-    /// </example>
-    public static ClipDatasetView LoadFromImageTextParquet(this DataOperationsCatalog catalog, IEnumerable<string> paths,
-        ParquetImageTextOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(paths);
-        options ??= new ParquetImageTextOptions();
-        return new ClipDatasetView(Env(catalog), "ImageTextParquet", new ParquetImageTextSource(paths, options), options);
-    }
-
-    /// <summary>Loads one Parquet file; see <see cref="LoadFromImageTextParquet(DataOperationsCatalog, IEnumerable{string}, ParquetImageTextOptions?)"/>.</summary>
-    /// <param name="catalog">The data catalog (<c>mlContext.Data</c>).</param>
-    /// <param name="path">The Parquet file.</param>
-    /// <param name="options">Column names, and the shared options.</param>
-    public static ClipDatasetView LoadFromImageTextParquet(this DataOperationsCatalog catalog, string path,
-        ParquetImageTextOptions? options = null)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        return catalog.LoadFromImageTextParquet([path], options);
-    }
-
-    /// <summary>
     /// Loads Fashion-MNIST from its IDX files (<c>train-images-idx3-ubyte</c>, <c>train-labels-idx1-ubyte</c>,
     /// <c>t10k-…</c>; gzip-compressed or plain), checking magic numbers and sizes. Each 28×28 grayscale image
     /// becomes PNG bytes when a cursor reads <c>ImageBytes</c>. Columns: <c>ImageBytes</c>, <c>Caption</c>
@@ -161,7 +128,7 @@ public static class ClipDataLoaders
         return new ClipDatasetView(Env(catalog), "FashionMnist", new FashionMnistSource(folder, split, options), options);
     }
 
-    private static IHostEnvironment Env(DataOperationsCatalog catalog)
+    internal static IHostEnvironment Env(DataOperationsCatalog catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return CatalogUtils.GetEnvironment(catalog);

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.Clip.Datasets;
 
 /// <summary>
-/// Options of <see cref="ClipDataLoaders.LoadFromImageTextParquet(DataOperationsCatalog, System.Collections.Generic.IEnumerable{string}, ParquetImageTextOptions?)"/>:
+/// Options of <see cref="ParquetDataLoaders.LoadFromImageTextParquet(DataOperationsCatalog, System.Collections.Generic.IEnumerable{string}, ParquetImageTextOptions?)"/>:
 /// Parquet files with a binary image column and a string caption column.
 /// </summary>
 public sealed class ParquetImageTextOptions : ClipDatasetOptions

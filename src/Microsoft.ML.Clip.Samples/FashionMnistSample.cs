@@ -33,12 +33,8 @@ internal static class FashionMnistSample
     public static int Run(string[] args)
     {
         var a = new SampleArguments(args);
-        string folder = a.String("folder", "/usr/share/datasets/fashion-mnist");
-        if (!File.Exists(Path.Combine(folder, "train-images-idx3-ubyte.gz")) && !File.Exists(Path.Combine(folder, "train-images-idx3-ubyte")))
-        {
-            Console.Error.WriteLine($"Fashion-MNIST was not found in '{folder}': install Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist) or pass --folder.");
+        if (FashionMnistSampleParts.FindFolder(a) is not { } folder)
             return 2;
-        }
         int epochs = a.Int("epochs", 3), probeRows = a.Int("probe-rows", 20_000);
         set_num_threads(Environment.ProcessorCount);
         var clock = Stopwatch.StartNew();
@@ -46,15 +42,9 @@ internal static class FashionMnistSample
         var options = new FashionMnistOptions { CaptionTemplates = Templates };
         var train = mlContext.Data.LoadFashionMnist(folder, FashionMnistSplit.Train, options);
         var test = mlContext.Data.LoadFashionMnist(folder, FashionMnistSplit.Test, options);
-        var classes = FashionMnistClasses.Names.Select(n => n.ToLowerInvariant()).ToArray();
 
         var tokenizer = ClipBpeTrainer.Train(train.GetColumn<string>("Caption"), new ClipBpeTrainerOptions { VocabularySize = 1024 });
-        var architecture = new ClipConfig
-        {
-            EmbedDim = 128,
-            Vision = new VisionConfig { ImageSize = 28, PatchSize = 7, Layers = 4, Width = 128, HeadWidth = 32 },
-            Text = new TextConfig { ContextLength = 24, VocabSize = tokenizer.VocabularySize, Width = 128, Heads = 4, Layers = 2 },
-        };
+        var architecture = FashionMnistSampleParts.Architecture(tokenizer.VocabularySize, contextLength: 24);
         Console.WriteLine($"Pretraining on 60,000 Fashion-MNIST images × {Templates.Length} caption templates, {epochs} epochs ...");
         var model = mlContext.Transforms.ClipPretrain(new ClipPretrainOptions
         {
@@ -74,11 +64,8 @@ internal static class FashionMnistSample
         Console.WriteLine($"Pretraining: {model.TrainingReport!.Steps} steps in {model.TrainingReport.Seconds:F0} s.");
 
         // Zero-shot on the 10,000 test images: class names × the same templates, ensembled.
-        var labelKeys = mlContext.Data.LoadFromEnumerable(FashionMnistClasses.Names.Select(n => new LabelRow { Label = n }));
-        var zeroShot = mlContext.Transforms.ClipZeroShot(model.Bundle, classes, Templates, imageColumnName: "ImageBytes", batchSize: 256)
-            .Append(mlContext.Transforms.Conversion.MapValueToKey("LabelKey", "Label", keyData: labelKeys))
-            .Fit(test);
-        double zeroShotAccuracy = mlContext.MulticlassClassification.Evaluate(zeroShot.Transform(test), "LabelKey").MicroAccuracy;
+        double zeroShotAccuracy = FashionMnistSampleParts.ZeroShotAccuracy(mlContext, model.Bundle, Templates, test);
+        var labelKeys = FashionMnistSampleParts.LabelKeys(mlContext);
 
         // Linear probe on CLIP image embeddings (the sweep picks the L2 strength on a validation split).
         var embed = mlContext.Transforms.ClipImageEmbedding(model.Bundle, "Features", "ImageBytes", batchSize: 256)
@@ -107,11 +94,6 @@ internal static class FashionMnistSample
         Console.WriteLine(string.Format(CultureInfo.InvariantCulture, "| chance | {0:P1} |", 0.1));
         Console.WriteLine($"Total time {clock.Elapsed.TotalMinutes:F1} min.");
         return 0;
-    }
-
-    private sealed class LabelRow
-    {
-        public string Label { get; set; } = "";
     }
 
     private sealed class PixelRow

@@ -31,12 +31,8 @@ internal static class SortedManifestSample
     public static int Run(string[] args)
     {
         var a = new SampleArguments(args);
-        string folder = a.String("folder", "/usr/share/datasets/fashion-mnist");
-        if (!File.Exists(Path.Combine(folder, "train-images-idx3-ubyte.gz")) && !File.Exists(Path.Combine(folder, "train-images-idx3-ubyte")))
-        {
-            Console.Error.WriteLine($"Fashion-MNIST was not found in '{folder}': install Debian's dataset-fashion-mnist package or pass --folder.");
+        if (FashionMnistSampleParts.FindFolder(a) is not { } folder)
             return 2;
-        }
         int trainRows = a.Int("train-rows", 12_000), testRows = a.Int("test-rows", 2_000), epochs = a.Int("epochs", 3);
         set_num_threads(Environment.ProcessorCount);
         var clock = Stopwatch.StartNew();
@@ -106,15 +102,9 @@ internal static class SortedManifestSample
 
     private static ClipEmbeddingTransformer Pretrain(MLContext mlContext, IDataView data, ClipTokenizer tokenizer, int epochs)
     {
-        var architecture = new ClipConfig
-        {
-            EmbedDim = 128,
-            Vision = new VisionConfig { ImageSize = 28, PatchSize = 7, Layers = 4, Width = 128, HeadWidth = 32 },
-            Text = new TextConfig { ContextLength = 16, VocabSize = tokenizer.VocabularySize, Width = 128, Heads = 4, Layers = 2 },
-        };
         return mlContext.Transforms.ClipPretrain(new ClipPretrainOptions
         {
-            Architecture = architecture, Tokenizer = tokenizer, ImageColumnName = "ImageBytes", TextColumnName = "Caption",
+            Architecture = FashionMnistSampleParts.Architecture(tokenizer.VocabularySize, contextLength: 16), Tokenizer = tokenizer, ImageColumnName = "ImageBytes", TextColumnName = "Caption",
             Epochs = epochs, BatchSize = 128, ValidationFraction = 0, Seed = 1, LogEverySteps = 1000,
             Trainer = new ClipTrainerOptions { LearningRate = 1e-3, WeightDecay = 0.1, WarmupSteps = 50, Precision = SamplePrecision.Training },
             InferenceDType = SamplePrecision.Inference,
@@ -126,21 +116,12 @@ internal static class SortedManifestSample
     {
         var report = model.TrainingReport!;
         double lastEpochLoss = report.Losses.Skip(report.Losses.Count - report.Losses.Count / epochs).Average(l => l.Loss);
-        var classes = FashionMnistClasses.Names.Select(n => n.ToLowerInvariant()).ToArray();
-        var labelKeys = mlContext.Data.LoadFromEnumerable(FashionMnistClasses.Names.Select(n => new LabelRow { Label = n }));
-        var zeroShot = mlContext.Transforms.ClipZeroShot(model.Bundle, classes, Templates, imageColumnName: "ImageBytes", batchSize: 256)
-            .Append(mlContext.Transforms.Conversion.MapValueToKey("LabelKey", "Label", keyData: labelKeys)).Fit(test);
-        double accuracy = mlContext.MulticlassClassification.Evaluate(zeroShot.Transform(test), "LabelKey").MicroAccuracy;
+        double accuracy = FashionMnistSampleParts.ZeroShotAccuracy(mlContext, model.Bundle, Templates, test);
         var r = mlContext.EvaluateRetrieval(model.Transform(test));
         Console.WriteLine($"{name}: {report.Seconds:F0} s; zero-shot {accuracy:P1}; image→text {r.ImageToText}; text→image {r.TextToImage}");
         return string.Format(CultureInfo.InvariantCulture, "| {0} | {1:F3} | {2:P1} | {3:P1} / {4:P1} ({5:P1} / {6:P1}) | {7:P1} / {8:P1} ({9:P1} / {10:P1}) |",
             name, lastEpochLoss, accuracy,
             r.ImageToText.RecallAt1, r.ImageToText.RecallAt5, r.ImageToText.PessimisticRecallAt1, r.ImageToText.PessimisticRecallAt5,
             r.TextToImage.RecallAt1, r.TextToImage.RecallAt5, r.TextToImage.PessimisticRecallAt1, r.TextToImage.PessimisticRecallAt5);
-    }
-
-    private sealed class LabelRow
-    {
-        public string Label { get; set; } = "";
     }
 }

@@ -4,6 +4,8 @@ using System.Linq;
 using Microsoft.ML.Clip.Datasets;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
+using Parquet;
+using Parquet.Schema;
 using Xunit;
 
 namespace Microsoft.ML.Clip.Tests.Datasets;
@@ -29,6 +31,24 @@ internal static class DatasetTestData
             System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4 + 4 * d), sizes[d]);
         items.CopyTo(bytes, 4 + 4 * sizes.Length);
         return bytes;
+    }
+
+    /// <summary>A Parquet file with image, caption and id columns, one row group per array.</summary>
+    public static void WriteParquet(string path, params (byte[] Image, string Caption, long Key)[][] rowGroups)
+    {
+        var image = new DataField<byte[]>("image");
+        var caption = new DataField<string>("caption");
+        var key = new DataField<long>("id");
+        using var stream = System.IO.File.Create(path);
+        var writer = ParquetWriter.CreateAsync(new ParquetSchema(image, caption, key), stream).GetAwaiter().GetResult();
+        foreach (var rows in rowGroups)
+        {
+            using var group = writer.CreateRowGroup();
+            group.WriteAsync(image, rows.Select(r => r.Image).ToArray()).GetAwaiter().GetResult();
+            group.WriteAsync(caption, rows.Select(r => r.Caption).ToArray()).GetAwaiter().GetResult();
+            group.WriteAsync<long>(key, rows.Select(r => r.Key).ToArray().AsMemory()).GetAwaiter().GetResult();
+        }
+        writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     public sealed record Row(byte[] Image, string Caption, Dictionary<string, string> Extra);

@@ -5,8 +5,6 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using Microsoft.ML.Clip.Datasets;
-using Parquet;
-using Parquet.Schema;
 using Xunit;
 
 namespace Microsoft.ML.Clip.Tests.Datasets;
@@ -102,29 +100,12 @@ public class WebDatasetAndParquetTests
 
     private static int IndexOf(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle);
 
-    private static void WriteParquet(string path, params (byte[] Image, string Caption, long Key)[][] rowGroups)
-    {
-        var image = new DataField<byte[]>("image");
-        var caption = new DataField<string>("caption");
-        var key = new DataField<long>("id");
-        using var stream = File.Create(path);
-        var writer = ParquetWriter.CreateAsync(new ParquetSchema(image, caption, key), stream).GetAwaiter().GetResult();
-        foreach (var rows in rowGroups)
-        {
-            using var group = writer.CreateRowGroup();
-            group.WriteAsync(image, rows.Select(r => r.Image).ToArray()).GetAwaiter().GetResult();
-            group.WriteAsync(caption, rows.Select(r => r.Caption).ToArray()).GetAwaiter().GetResult();
-            group.WriteAsync<long>(key, rows.Select(r => r.Key).ToArray().AsMemory()).GetAwaiter().GetResult();
-        }
-        writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
-    }
-
     [Fact]
     public void ParquetRowGroupsAreReadInOrderAndABadImageNamesItsRow()
     {
         using var dir = new TempDirectory();
         string file = dir.File("train-00000.parquet");
-        WriteParquet(file,
+        DatasetTestData.WriteParquet(file,
             [(DatasetTestData.Png(0), "zero", 100), (DatasetTestData.Png(1), "one", 101)],
             [(DatasetTestData.Png(2), "two", 102), (Encoding.ASCII.GetBytes("<html>404</html>"), "three", 103), (DatasetTestData.Png(4), "four", 104)]);
         var ml = new MLContext();
@@ -155,7 +136,7 @@ public class WebDatasetAndParquetTests
     {
         using var dir = new TempDirectory();
         string file = dir.File("a.parquet");
-        WriteParquet(file, [(DatasetTestData.Png(0), "zero", 1)]);
+        DatasetTestData.WriteParquet(file, [(DatasetTestData.Png(0), "zero", 1)]);
         var error = Assert.Throws<ClipDatasetException>(() =>
             new MLContext().Data.LoadFromImageTextParquet(file, new ParquetImageTextOptions { CaptionColumn = "text" }));
         Assert.Contains("no caption column 'text'", error.Message);

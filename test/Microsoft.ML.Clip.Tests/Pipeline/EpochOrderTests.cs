@@ -9,9 +9,6 @@ using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using Parquet;
-using Parquet.Data;
-using Parquet.Schema;
 using Xunit;
 
 namespace Microsoft.ML.Clip.Tests.Pipeline;
@@ -215,19 +212,11 @@ public sealed class EpochOrderTests
         return values;
     }
 
+    /// <summary>Captions in row groups; images are small PNGs, ids count across the file.</summary>
     private static void WriteParquet(string path, string[][] rowGroups)
     {
-        var image = new DataField<byte[]>("image");
-        var caption = new DataField<string>("caption");
-        using var stream = File.Create(path);
-        var writer = ParquetWriter.CreateAsync(new ParquetSchema(image, caption), stream).GetAwaiter().GetResult();
-        foreach (var captions in rowGroups)
-        {
-            using var group = writer.CreateRowGroup();
-            group.WriteAsync(image, captions.Select((_, i) => DatasetTestData.Png(i)).ToArray()).GetAwaiter().GetResult();
-            group.WriteAsync(caption, captions).GetAwaiter().GetResult();
-        }
-        writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        int id = 0;
+        DatasetTestData.WriteParquet(path, rowGroups.Select(g => g.Select(c => (DatasetTestData.Png(id), c, (long)id++)).ToArray()).ToArray());
     }
 
     private sealed class CaptionRow

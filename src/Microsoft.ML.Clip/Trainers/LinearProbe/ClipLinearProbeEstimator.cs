@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Microsoft.ML;
+using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Trainers;
@@ -150,8 +151,8 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
             final = Options.RefitOnValidationData ? AppendRowsDataView.Create(_host, all.Schema, all, validation) : all;
         }
 
-        long trainRows = CountRows(train);
-        long validationRows = CountRows(validation);
+        long trainRows = DataViewRows.Count(train);
+        long validationRows = DataViewRows.Count(validation);
         if (trainRows == 0 || validationRows == 0)
             throw _host.Except($"The linear probe sweep needs training and validation rows; the split left {trainRows} " +
                 $"training and {validationRows} validation rows. Provide more rows, another ValidationFraction, or ValidationData.");
@@ -199,7 +200,7 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
         ch.Info($"Linear probe: chose L2 = {chosen.L2Regularization.ToString("G6", CultureInfo.InvariantCulture)} " +
             $"(validation accuracy {chosen.ValidationAccuracy.ToString("F4", CultureInfo.InvariantCulture)}); training the final model.");
         var result = MakeTrainer(chosen.L2Regularization).Fit(final);
-        long finalRows = ReferenceEquals(final, train) ? trainRows : CountRows(final);
+        long finalRows = ReferenceEquals(final, train) ? trainRows : DataViewRows.Count(final);
         return new ClipLinearProbeTransformer(result, new ClipLinearProbeSweep(trials.AsReadOnly(), chosen.L2Regularization,
             chosen.ValidationAccuracy, trainRows, validationRows, finalRows));
     }
@@ -251,14 +252,4 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
     private IDataView Cache(IDataView data, string[] columns) =>
         new CacheDataView(_host, new ColumnSelectingTransformer(_host, columns, null, keepHidden: false).Transform(data), prefetch: null);
 
-    private static long CountRows(IDataView data)
-    {
-        if (data.GetRowCount() is long known)
-            return known;
-        long count = 0;
-        using var cursor = data.GetRowCursor(Array.Empty<DataViewSchema.Column>());
-        while (cursor.MoveNext())
-            count++;
-        return count;
-    }
 }

@@ -31,7 +31,7 @@ internal sealed class DataViewBatchSource : ITrainingBatchSource
         _localBatch = localBatch;
         _shard = shard;
         _badRows = badRows;
-        RowCount = CountRows(train);
+        RowCount = DataViewRows.Count(train);
         _order = EpochOrder.Choose(env, train, RowCount, options, log);
     }
 
@@ -49,14 +49,6 @@ internal sealed class DataViewBatchSource : ITrainingBatchSource
         return new Reader(pipeline, _bundle.Preprocessing.ImageSize, _bundle.ContextLength);
     }
 
-    private static long CountRows(IDataView data)
-    {
-        if (data.GetRowCount() is long known) return known;
-        long count = 0;
-        using var cursor = data.GetRowCursor([]);
-        while (cursor.MoveNext()) count++;
-        return count;
-    }
 
     private sealed class Reader(ReadAheadPipeline pipeline, int imageSize, int contextLength) : ITrainingBatchReader
     {

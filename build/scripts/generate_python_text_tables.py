@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the data tables behind ClipTextCleaner and ClipPreTokenizer (src/Microsoft.ML.Clip/Tokenization/Generated/).
+"""Generates the data tables behind ClipTextCleaner and ClipPreTokenizer (src/Microsoft.ML.Clip.Preprocessing/Tokenization/Generated/).
 
 open_clip cleans captions with Python's html.unescape (twice), a whitespace collapse (" ".join(s.split())) and
 str.lower, then splits them with a pattern compiled by the `regex` module.
@@ -39,7 +39,7 @@ import regex  # the module open_clip compiles its pattern with (not the standard
 MAX_CP = sys.maxunicode  # 0x10FFFF
 SIGMA = '\u03a3'
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-OUT_DIR = os.path.join(ROOT, 'src', 'Microsoft.ML.Clip', 'Tokenization', 'Generated')
+OUT_DIR = os.path.join(ROOT, 'src', 'Microsoft.ML.Clip.Preprocessing', 'Tokenization', 'Generated')
 
 
 def cs_literal(s):

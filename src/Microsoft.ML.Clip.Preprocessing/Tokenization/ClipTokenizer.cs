@@ -5,8 +5,6 @@ using System.Linq;
 using System.Text;
 using Microsoft.ML.Clip.IO;
 using Microsoft.ML.Tokenizers;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Tokenization;
 
@@ -186,14 +184,14 @@ public sealed class ClipTokenizer
     }
 
     /// <summary>
-    /// Encodes captions into an int64 tensor of shape [<c>texts.Count</c>, <paramref name="contextLength"/>] on the
-    /// CPU, each row as <see cref="Encode(string?, int)"/> gives it (what <c>open_clip.tokenize(texts)</c> returns).
+    /// Encodes captions into one row-major int64 array of <c>texts.Count</c> × <paramref name="contextLength"/> ids,
+    /// each row as <see cref="Encode(string?, int)"/> gives it (the values of <c>open_clip.tokenize(texts)</c>): the
+    /// layout an ONNX text encoder's <c>input_ids</c> or a tensor of shape [count, context] takes as is.
     /// </summary>
     /// <param name="texts">The captions (null entries are treated as empty).</param>
     /// <param name="contextLength">The row length, at least 2.</param>
-    /// <returns>A new tensor owned by the caller (dispose it).</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="contextLength"/> is less than 2.</exception>
-    public Tensor EncodeBatch(IReadOnlyList<string?> texts, int contextLength = DefaultContextLength)
+    public long[] EncodeBatchToIds(IReadOnlyList<string?> texts, int contextLength = DefaultContextLength)
     {
         ArgumentNullException.ThrowIfNull(texts);
         CheckContextLength(contextLength);
@@ -207,7 +205,7 @@ public sealed class ClipTokenizer
             for (int i = 0; i < count; i++) data[offset + 1 + i] = ids[i];
             data[offset + count + 1] = EndOfTextId;
         }
-        return torch.tensor(data, new long[] { texts.Count, contextLength }, dtype: ScalarType.Int64);
+        return data;
     }
 
     /// <summary>

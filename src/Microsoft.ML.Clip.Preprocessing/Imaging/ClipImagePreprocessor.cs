@@ -3,9 +3,6 @@ using System.Buffers;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks;
-using Microsoft.ML.Data;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Imaging;
 
@@ -20,15 +17,18 @@ namespace Microsoft.ML.Clip.Imaging;
 /// opaque images the output equals open_clip's up to float rounding.</para>
 /// <para><b>Transparency.</b> As PIL does for <c>RGBA</c> images, a resize is computed on premultiplied colours and
 /// the alpha is divided back out (Pillow's integer rules) before being dropped; fully transparent areas thus come
-/// out as whatever colour they hold after premultiplication, usually black. <c>MLImage</c> pixels are treated as
-/// premultiplied: SkiaSharp decodes images with transparency to premultiplied colours, with the same rounding as
-/// PIL. An image that needs no resize keeps its stored colours (PIL returns a copy), unpremultiplied if they were
+/// out as whatever colour they hold after premultiplication, usually black. Pixels given as premultiplied
+/// (<see cref="RawPixelFormat"/>; ML.NET's <c>MLImage</c>, whose adapters live in the library, is always so: SkiaSharp
+/// decodes images with transparency to premultiplied colours, with the same rounding as PIL) are resized as they are. An image that needs no resize keeps its stored colours (PIL returns a copy), unpremultiplied if they were
 /// premultiplied. Straight-alpha images whose pixels are all opaque skip the premultiplication.</para>
 /// <para><b>Known difference.</b> PIL resizes palette (<c>P</c> mode) images with nearest-neighbour sampling whatever
 /// filter is asked for; decoded <c>MLImage</c>s no longer say they had a palette, so they get bicubic.</para>
-/// <para><b>Threads.</b> An instance is immutable and thread-safe: data loaders may call <see cref="PreprocessInto(MLImage, Span{float})"/>
-/// from many threads. Batch methods process images in parallel (<see cref="ImagePreprocessingOptions.MaxDegreeOfParallelism"/>);
-/// a single image runs on the calling thread, since the per-image work is too small to split profitably.</para>
+/// <para><b>Threads.</b> An instance is immutable and thread-safe: data loaders may call
+/// <see cref="PreprocessInto(ReadOnlySpan{byte}, int, int, int, RawPixelFormat, Span{float})"/> from many threads.
+/// A single image runs on the calling thread, since the per-image work is too small to split profitably.</para>
+/// <para><b>Dependencies.</b> This assembly needs neither TorchSharp nor ML.NET, so an application that serves an
+/// exported ONNX model can preprocess exactly as training did. The library adds overloads for ML.NET's <c>MLImage</c>
+/// (batches run in parallel, <see cref="ImagePreprocessingOptions.MaxDegreeOfParallelism"/>) and for TorchSharp tensors.</para>
 /// </remarks>
 public sealed unsafe class ClipImagePreprocessor
 {
@@ -57,127 +57,6 @@ public sealed unsafe class ClipImagePreprocessor
 
     /// <summary>Floats written per image: 3 × <see cref="ImageSize"/>².</summary>
     public int OutputLength => 3 * _size * _size;
-
-    /// <summary>Preprocesses one image into a new <c>[3, S, S]</c> float32 CPU tensor.</summary>
-    /// <exception cref="ImageTooLargeException">The image holds more than <see cref="ImagePreprocessingOptions.MaxPixels"/> pixels.</exception>
-    public Tensor Preprocess(MLImage image)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        var result = empty(new long[] { 3, _size, _size }, ScalarType.Float32);
-        try
-        {
-            PreprocessInto(image, Floats(result));
-            return result;
-        }
-        catch
-        {
-            result.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Preprocesses a batch, in parallel, into a new <c>[N, 3, S, S]</c> float32 CPU tensor.</summary>
-    /// <exception cref="ImageTooLargeException">An image holds more than <see cref="ImagePreprocessingOptions.MaxPixels"/> pixels (checked before any work).</exception>
-    public Tensor Preprocess(IReadOnlyList<MLImage> images)
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        var result = empty(new long[] { images.Count, 3, _size, _size }, ScalarType.Float32);
-        try
-        {
-            PreprocessInto(images, Floats(result));
-            return result;
-        }
-        catch
-        {
-            result.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Preprocesses raw pixels into a new <c>[3, S, S]</c> float32 CPU tensor (see <see cref="PreprocessInto(ReadOnlySpan{byte}, int, int, int, RawPixelFormat, Span{float})"/>).</summary>
-    public Tensor Preprocess(ReadOnlySpan<byte> pixels, int width, int height, int stride, RawPixelFormat format)
-    {
-        var result = empty(new long[] { 3, _size, _size }, ScalarType.Float32);
-        try
-        {
-            PreprocessInto(pixels, width, height, stride, format, Floats(result));
-            return result;
-        }
-        catch
-        {
-            result.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Preprocesses one image into the first <see cref="OutputLength"/> floats of <paramref name="destination"/>
-    /// (planes R, G, B, each row-major). Allocates nothing per call apart from pooled scratch buffers (and the
-    /// resampling weights the first time an image size is seen), so data loaders can fill slices of a pinned batch
-    /// buffer from worker threads.
-    /// </summary>
-    /// <param name="image">A decoded image (<c>Bgra32</c> or <c>Rgba32</c>; grayscale images arrive as 4 channels).</param>
-    /// <param name="destination">At least <see cref="OutputLength"/> floats.</param>
-    /// <exception cref="ImageTooLargeException">The image holds more than <see cref="ImagePreprocessingOptions.MaxPixels"/> pixels.</exception>
-    public void PreprocessInto(MLImage image, Span<float> destination)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        CheckDestination(destination.Length, 1);
-        var format = FormatOf(image);
-        int width = image.Width, height = image.Height;
-        CheckPixelCount(width, height);
-        ReadOnlySpan<byte> pixels = image.Pixels;
-        fixed (byte* source = pixels)
-        fixed (float* output = destination)
-            Run(source, pixels.Length, width, height, StrideOf(pixels.Length, width, height), format, output);
-        // The span points into the image's native bitmap: without this the image may be finalized (and its
-        // pixels freed) while they are still being read, once nothing else references it.
-        GC.KeepAlive(image);
-    }
-
-    /// <summary>
-    /// Preprocesses a batch, in parallel, into <paramref name="destination"/>: image <c>i</c> fills floats
-    /// <c>[i · OutputLength, (i + 1) · OutputLength)</c>.
-    /// </summary>
-    /// <exception cref="ImageTooLargeException">An image holds more than <see cref="ImagePreprocessingOptions.MaxPixels"/> pixels (checked before any work).</exception>
-    public void PreprocessInto(IReadOnlyList<MLImage> images, Span<float> destination)
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        int count = images.Count;
-        CheckDestination(destination.Length, count);
-        // Validate everything up front, on the calling thread, so a bad image surfaces as its own exception
-        // (not an AggregateException) and no worker starts on a batch that will fail.
-        for (int i = 0; i < count; i++)
-        {
-            var image = images[i] ?? throw new ArgumentException($"Image {i} of the batch is null.", nameof(images));
-            FormatOf(image);
-            CheckPixelCount(image.Width, image.Height, i);
-        }
-
-        fixed (float* output = destination)
-        {
-            nint outputAddress = (nint)output;
-            int length = OutputLength;
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism };
-            try
-            {
-                Parallel.For(0, count, parallel, i =>
-                {
-                    var image = images[i];
-                    ReadOnlySpan<byte> pixels = image.Pixels;
-                    fixed (byte* source = pixels)
-                        Run(source, pixels.Length, image.Width, image.Height, StrideOf(pixels.Length, image.Width, image.Height), FormatOf(image),
-                            (float*)outputAddress + (long)i * length);
-                    GC.KeepAlive(image); // see PreprocessInto(MLImage, Span<float>)
-                });
-            }
-            catch (AggregateException e) when (e.InnerExceptions.Count == 1)
-            {
-                // One failing image: rethrow it as is, with its own stack trace.
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
-            }
-        }
-    }
 
     /// <summary>
     /// Preprocesses raw 8-bit pixels (any source: a decoder, a video frame, a camera buffer) into the first
@@ -208,7 +87,8 @@ public sealed unsafe class ClipImagePreprocessor
             Run(source, pixels.Length, width, height, stride, format, output);
     }
 
-    private void Run(byte* pixels, long pixelBytes, int width, int height, int stride, RawPixelFormat format, float* destination)
+    /// <summary>Preprocesses one image from validated pointers (the MLImage adapters in the library call this).</summary>
+    internal void Run(byte* pixels, long pixelBytes, int width, int height, int stride, RawPixelFormat format, float* destination)
     {
         var layout = PixelLayout.Of(format);
         // Public entry points validate their arguments; this guards the pointer arithmetic below for MLImages too.
@@ -327,7 +207,7 @@ public sealed unsafe class ClipImagePreprocessor
                 plan.SourceWidth, plan.SourceHeight, MaxWorkingBytes);
     }
 
-    private void CheckPixelCount(int width, int height, int? index = null)
+    internal void CheckPixelCount(int width, int height, int? index = null)
     {
         long count = (long)width * height;
         if (count > Options.MaxPixels)
@@ -337,26 +217,10 @@ public sealed unsafe class ClipImagePreprocessor
                 width, height, Options.MaxPixels);
     }
 
-    private void CheckDestination(int length, int images)
+    internal void CheckDestination(int length, int images)
     {
         long needed = (long)images * OutputLength;
         if (length < needed)
             throw new ArgumentException($"The destination holds {length} floats; {images} image(s) of [3, {_size}, {_size}] need {needed}.", "destination");
     }
-
-    private static RawPixelFormat FormatOf(MLImage image) => image.PixelFormat switch
-    {
-        MLPixelFormat.Bgra32 => RawPixelFormat.Bgra32Premultiplied,
-        MLPixelFormat.Rgba32 => RawPixelFormat.Rgba32Premultiplied,
-        var other => throw new ArgumentException($"Unsupported MLImage pixel format {other}; expected Bgra32 or Rgba32.", nameof(image)),
-    };
-
-    /// <summary>
-    /// Row stride of an MLImage's pixels. MLImage does not expose it; SkiaSharp sizes the span as Skia's
-    /// <c>computeByteSize</c>, <c>rowBytes · (height - 1) + width · 4</c>, so the stride follows even for padded rows.
-    /// </summary>
-    private static int StrideOf(int byteCount, int width, int height) =>
-        height > 1 ? (int)((byteCount - 4L * width) / (height - 1)) : 4 * width;
-
-    private static Span<float> Floats(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);
 }

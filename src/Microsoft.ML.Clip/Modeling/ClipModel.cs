@@ -69,6 +69,19 @@ public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     /// <summary>The text transformer blocks (<c>transformer</c>).</summary>
     internal Transformer TextTransformer => transformer;
 
+    /// <summary>
+    /// Turns activation checkpointing of each tower's residual blocks on or off (training passes with gradients only).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The image tower is asked for but has no checkpointable blocks.</exception>
+    internal void CheckpointActivations(bool image, bool text)
+    {
+        if (visual is ICheckpointableTower tower) tower.CheckpointActivations = image;
+        else if (image)
+            throw new NotSupportedException($"Activation checkpointing covers transformer blocks, and this image tower ({visual.GetType().Name}) " +
+                "has none (a ModifiedResNet's BatchNorm would also count its statistics twice). Checkpoint the text tower only.");
+        transformer.CheckpointActivations = text;
+    }
+
     /// <summary>The learnable log inverse temperature (<c>logit_scale</c>, 0-dim).</summary>
     public Parameter LogitScale => logit_scale;
 

@@ -33,13 +33,20 @@ internal sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor>
     /// <summary>The blocks, in order.</summary>
     public IReadOnlyList<ResidualAttentionBlock> Blocks => resblocks.ToList();
 
+    /// <summary>
+    /// Whether a training forward pass with gradients keeps only each block's input and recomputes the block in the
+    /// backward pass (<see cref="ActivationCheckpoint"/>). Inference and passes without gradients are unaffected.
+    /// </summary>
+    public bool CheckpointActivations { get; set; }
+
     /// <summary>Runs every block on <paramref name="x"/> [N, L, width] with an optional additive mask [L, L].</summary>
     public override Tensor forward(Tensor x, Tensor? attnMask)
     {
+        bool checkpoint = CheckpointActivations && training && is_grad_enabled();
         var h = x;
         foreach (var block in resblocks)
         {
-            var next = block.forward(h, attnMask);
+            var next = checkpoint ? ActivationCheckpoint.Run(block, h, attnMask) : block.forward(h, attnMask);
             if (!ReferenceEquals(h, x)) h.Dispose();
             h = next;
         }

@@ -13,7 +13,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <c>ln_post</c> and <c>proj</c>. <see cref="nn.Module{T,TResult}.forward"/> maps normalised pixels
 /// [N, 3, H, W] to image embeddings [N, embed_dim] in the model's dtype.
 /// </summary>
-public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTower
+public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTower, ICheckpointableTower
 {
     private CheckedConv2d conv1;
     private Parameter class_embedding;
@@ -61,6 +61,13 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTo
 
     /// <summary>The transformer blocks.</summary>
     internal Transformer Transformer => transformer;
+
+    /// <inheritdoc cref="ICheckpointableTower.CheckpointActivations"/>
+    bool ICheckpointableTower.CheckpointActivations
+    {
+        get => transformer.CheckpointActivations;
+        set => transformer.CheckpointActivations = value;
+    }
 
     /// <summary>The patch dropout applied in training mode (open_clip <c>patch_dropout</c>).</summary>
     internal PatchDropout PatchDropout => patch_dropout;

@@ -79,6 +79,8 @@ public sealed class ClipTrainer : IDisposable
         {
             _pairs = [];
         }
+        (_working ?? _master).CheckpointActivations(
+            options.ActivationCheckpointing.HasFlag(CheckpointedTowers.Image), options.ActivationCheckpointing.HasFlag(CheckpointedTowers.Text));
         if (processGroup is { Size: > 1 })
         {
             _group = processGroup;

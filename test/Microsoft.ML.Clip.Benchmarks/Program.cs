@@ -22,7 +22,10 @@ public static class Program
             ("objectives", () => ObjectivesBenchmark.Run()),
             ("pipeline", () => PipelineBenchmark.Run()),
             ("data-parallel", () => DataParallelBenchmark.Run()),
+            ("vit-b-32-training", () => VitB32TrainingBenchmark.Run()),
         };
+        // One case of the ViT-B-32 training benchmark, in its own process (for its own peak memory).
+        if (VitB32TrainingBenchmark.TryRunCase(args)) return 0;
         // One rank of the data-parallel benchmark's MPI job (it sets its own threads).
         if (args is ["data-parallel-rank"])
         {

@@ -52,7 +52,7 @@ internal static class TrainingBenchmark
     }
 
     /// <summary>Multiply-adds × 2 of one forward pass: projections, MLPs, attention products, patch embedding, heads.</summary>
-    private static double ForwardFlops(ClipConfig c, int batch)
+    internal static double ForwardFlops(ClipConfig c, int batch)
     {
         static double Tower(double tokens, double width, int layers, double mlpRatio) =>
             layers * (2 * tokens * (4 * width * width + 2 * mlpRatio * width * width) + 2 * 2 * tokens * tokens * width);

@@ -59,6 +59,12 @@ public abstract class ClipScoring
         return (scale * similarities).softmax(1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Why models scored this way cannot be exported to ONNX as two embedding encoders, or null when they can (the
+    /// scoring compares one embedding per image and per text).
+    /// </summary>
+    internal virtual string? OnnxExportLimitation => null;
+
     /// <summary>A built-in scoring by its saved <see cref="Name"/>.</summary>
     public static ClipScoring FromName(string name) => name switch
     {

@@ -61,6 +61,94 @@ public class OnnxExportParityTests(ITestOutputHelper output)
         output.WriteLine($"{name} batch {batch}: max |Δ| image {e1:E2}, text {e2:E2}");
     }
 
+    // ViT-B-32 and RN50 with open_clip's random initialisation, exported to files as a deployment would.
+    [Trait("Category", "Slow")]
+    [Theory]
+    [InlineData("ViT-B-32")]
+    [InlineData("RN50")]
+    public void PresetsMatchTorchSharpAtBatch1And37(string preset)
+    {
+        manual_seed(11);
+        using var model = new ClipModel(ClipPresets.Get(preset));
+        model.eval();
+        using var folder = new TempDirectory();
+        var raw = new ClipOnnxExportOptions { NormalizeEmbeddings = false };
+        using var image = OrtRunner.Open(WriteFile(ClipOnnxExporter.ImageEncoder(model, raw), folder.File("image.onnx")));
+        using var text = OrtRunner.Open(WriteFile(ClipOnnxExporter.TextEncoder(model, raw), folder.File("text.onnx")));
+        foreach (int batch in new[] { 1, 37 })
+            CompareRandomBatch(model, image, text, batch, normalize: false, preset);
+    }
+
+    [Trait("Category", "Slow")]
+    [Fact]
+    public void HalfPrecisionVitB32AgreesWithFloat32()
+    {
+        manual_seed(12);
+        using var model = new ClipModel(ClipPresets.VitB32);
+        model.eval();
+        using var folder = new TempDirectory();
+        var half = new ClipOnnxExportOptions { Precision = ClipOnnxPrecision.Float16 };
+        using var image = OrtRunner.Open(WriteFile(ClipOnnxExporter.ImageEncoder(model, half), folder.File("image.onnx")));
+        using var text = OrtRunner.Open(WriteFile(ClipOnnxExporter.TextEncoder(model, half), folder.File("text.onnx")));
+        using var pixels = randn(8, 3, 224, 224);
+        using var tokens = OrtRunner.RandomTokens(model.Config, 8, seed: 12);
+        using var noGrad = no_grad();
+        double imageCosine = MinCosine(OrtRunner.Run(image, "pixel_values", pixels), model.EncodeImage(pixels, normalize: true));
+        double textCosine = MinCosine(OrtRunner.Run(text, "input_ids", tokens), model.EncodeText(tokens, normalize: true));
+        output.WriteLine($"ViT-B-32 fp16: min cosine to fp32, image {imageCosine:F6}, text {textCosine:F6}");
+        Assert.True(imageCosine >= HalfMinCosine, $"image: min cosine {imageCosine}");
+        Assert.True(textCosine >= HalfMinCosine, $"text: min cosine {textCosine}");
+    }
+
+    internal static string WriteFile(OnnxModelBuilder builder, string path)
+    {
+        using (var stream = File.Create(path)) builder.WriteTo(stream, "test");
+        return path;
+    }
+
+    // fp16: weights rounded to 11 significant bits (relative error ≤ 2^-11 ≈ 4.9e-4) and every matrix product's
+    // output rounded again, through all layers; layer norms and softmaxes stay fp32. The embeddings then point where
+    // the fp32 ones do up to a small angle: each row's cosine to the fp32 embedding must be ≥ 0.999 (an angle of
+    // 2.6°; bf16, with 3 bits fewer, gives ≥ 0.9999 on ViT-B-32 in the benchmark). A wrong cast (fp16 softmax
+    // overflowing, a layer norm in fp16) or a wrong layer gives cosines far below that, or NaN.
+    private const double HalfMinCosine = 0.999;
+
+    [Trait("Category", "Fixtures")]
+    [FixtureTheory]
+    [InlineData("tiny-gelu")]
+    [InlineData("tiny-rn-quickgelu")]
+    public void HalfPrecisionEncodersAgreeWithFloat32(string name)
+    {
+        using var fx = new TinyFixture(name);
+        using var model = fx.LoadModel();
+        model.eval();
+        var half = new ClipOnnxExportOptions { Precision = ClipOnnxPrecision.Float16 };
+        using var image = OrtRunner.Open(Serialize(ClipOnnxExporter.ImageEncoder(model, half)));
+        using var text = OrtRunner.Open(Serialize(ClipOnnxExporter.TextEncoder(model, half)));
+        manual_seed(3);
+        using var pixels = randn(37, 3, model.Config.Vision.ImageSize, model.Config.Vision.ImageSize);
+        using var tokens = OrtRunner.RandomTokens(model.Config, 37, seed: 3);
+        using var noGrad = no_grad();
+        double imageCosine = MinCosine(OrtRunner.Run(image, "pixel_values", pixels), model.EncodeImage(pixels, normalize: true));
+        double textCosine = MinCosine(OrtRunner.Run(text, "input_ids", tokens), model.EncodeText(tokens, normalize: true));
+        output.WriteLine($"{name} fp16: min cosine to fp32, image {imageCosine:F6}, text {textCosine:F6}");
+        Assert.True(imageCosine >= HalfMinCosine, $"image: min cosine {imageCosine}");
+        Assert.True(textCosine >= HalfMinCosine, $"text: min cosine {textCosine}");
+    }
+
+    /// <summary>The smallest row-wise cosine of two [N, D] embeddings (the first already normalised by the export).</summary>
+    internal static double MinCosine(Tensor onnx, Tensor reference)
+    {
+        using (onnx)
+        using (reference)
+        {
+            using var norms = onnx.norm(1);
+            Assert.True((norms - 1).abs().max().item<float>() < 1e-5f, "the exported embeddings are not unit vectors");
+            using var cosine = (onnx * nn.functional.normalize(reference, dim: 1)).sum(1);
+            return cosine.min().item<float>();
+        }
+    }
+
     internal static byte[] Serialize(OnnxModelBuilder builder)
     {
         using var stream = new MemoryStream();

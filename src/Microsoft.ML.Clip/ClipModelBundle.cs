@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Persistence;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Training.Scoring;
@@ -93,6 +94,24 @@ public sealed class ClipModelBundle
         var model = new ClipModel(config, device);
         ClipWeights.Load(model, weightsPath);
         return new ClipModelBundle(model, tokenizer, preprocessing, inferenceDType);
+    }
+
+    /// <summary>
+    /// Writes the model as ONNX into <paramref name="directory"/>: <c>image_encoder.onnx</c> (preprocessed pixels
+    /// float32 [N, 3, S, S] → embeddings [N, D]), <c>text_encoder.onnx</c> (token ids int64 [N, context] → embeddings),
+    /// the tokenizer's <c>vocab.json</c> and <c>merges.txt</c>, and <c>clip-onnx.json</c> (<see cref="ClipOnnxManifest"/>,
+    /// also returned). The batch dimension is dynamic; the logit scale (and SigLIP's bias) are in the manifest and in
+    /// each model's metadata. Nothing is left in <paramref name="directory"/> when the export fails.
+    /// </summary>
+    /// <param name="directory">The export folder (created; files of an earlier export there are replaced).</param>
+    /// <param name="options">Precision and normalisation; null: float32, normalised embeddings.</param>
+    /// <exception cref="NotSupportedException">The model cannot be exported (FILIP's token-wise scoring; a custom image tower).</exception>
+    /// <exception cref="IOException">The folder cannot be written.</exception>
+    public ClipOnnxManifest ExportOnnx(string directory, ClipOnnxExportOptions? options = null)
+    {
+        if (Scoring.OnnxExportLimitation is { } limitation)
+            throw new NotSupportedException(limitation);
+        return ClipOnnxExporter.ExportFolder(directory, Model, Tokenizer, Preprocessing, Scoring.Name, options ?? new ClipOnnxExportOptions());
     }
 
     /// <summary>

@@ -18,7 +18,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// only the first query row is kept there, so only that row is computed here. Parameter names are open_clip's:
 /// <c>positional_embedding</c>, <c>k_proj</c>, <c>q_proj</c>, <c>v_proj</c>, <c>c_proj</c>.
 /// </remarks>
-internal sealed class AttentionPool2d : Module<Tensor, Tensor>
+internal sealed partial class AttentionPool2d : Module<Tensor, Tensor>
 {
     private readonly Parameter positional_embedding;
     private readonly Linear k_proj;

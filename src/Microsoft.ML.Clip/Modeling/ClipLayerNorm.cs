@@ -11,7 +11,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// exactly <c>F.layer_norm</c>; for bf16 activations the statistics are not computed in bf16.
 /// Parameters: <c>weight</c> (ones) and <c>bias</c> (zeros).
 /// </summary>
-internal sealed class ClipLayerNorm : nn.Module<Tensor, Tensor>
+internal sealed partial class ClipLayerNorm : nn.Module<Tensor, Tensor>
 {
     private readonly long[] _shape;
     private readonly double _eps;

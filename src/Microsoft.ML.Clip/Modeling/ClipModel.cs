@@ -19,7 +19,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// The text tower is laid out flat in this class rather than as a submodule because open_clip's <c>CLIP</c>
 /// stores it that way; a submodule would prefix every name.
 /// </remarks>
-public sealed class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
+public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
 {
     // Registration order = state-dict order. Field names are the state-dict names.
     private nn.Module<Tensor, Tensor> visual;

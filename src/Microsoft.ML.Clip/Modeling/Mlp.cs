@@ -8,7 +8,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// The transformer feed-forward block, <c>c_fc → GELU/QuickGELU → c_proj</c>, with open_clip's names
 /// (<c>mlp.c_fc</c>, <c>mlp.c_proj</c>).
 /// </summary>
-internal sealed class Mlp : nn.Module<Tensor, Tensor>
+internal sealed partial class Mlp : nn.Module<Tensor, Tensor>
 {
     private Linear c_fc;
     private nn.Module<Tensor, Tensor> gelu;

@@ -18,7 +18,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// the shared CPU machine its speed relative to the explicit form has been measured both ways (0.5× and 1.6×),
 /// so it is an option rather than the default. Both agree to ~1e-7.
 /// </remarks>
-internal sealed class MultiheadSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
+internal sealed partial class MultiheadSelfAttention : nn.Module<Tensor, Tensor?, Tensor>
 {
     private readonly long _width;
     private readonly long _heads;

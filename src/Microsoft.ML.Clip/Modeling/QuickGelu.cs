@@ -8,7 +8,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// OpenAI's QuickGELU, <c>x · σ(1.702 x)</c>: the activation the original CLIP weights were trained with.
 /// Using exact GELU with those weights shifts the embeddings, so configs say which one (<c>quick_gelu</c>).
 /// </summary>
-internal sealed class QuickGelu : nn.Module<Tensor, Tensor>
+internal sealed partial class QuickGelu : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the activation (no parameters).</summary>
     public QuickGelu() : base(nameof(QuickGelu)) { }

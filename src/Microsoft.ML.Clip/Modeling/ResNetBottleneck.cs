@@ -19,7 +19,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// shortcut convolution and <c>downsample.1</c> for its BatchNorm; the parameter-free pooling of the shortcut is
 /// named <c>-1</c>, as in open_clip).
 /// </remarks>
-internal sealed class ResNetBottleneck : Module<Tensor, Tensor>
+internal sealed partial class ResNetBottleneck : Module<Tensor, Tensor>
 {
     /// <summary>Output channels are <c>planes * Expansion</c>.</summary>
     public const int Expansion = 4;

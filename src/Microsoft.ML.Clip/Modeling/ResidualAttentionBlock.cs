@@ -10,7 +10,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <c>x + attn(ln_1(x))</c>, then <c>x + mlp(ln_2(x))</c>. State-dict names: <c>ln_1</c>, <c>attn.*</c>,
 /// <c>ln_2</c>, <c>mlp.c_fc</c>, <c>mlp.c_proj</c>.
 /// </summary>
-internal sealed class ResidualAttentionBlock : nn.Module<Tensor, Tensor?, Tensor>
+internal sealed partial class ResidualAttentionBlock : nn.Module<Tensor, Tensor?, Tensor>
 {
     private MultiheadSelfAttention attn;
     private ClipLayerNorm ln_1;

@@ -10,7 +10,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// A stack of <see cref="ResidualAttentionBlock"/>s, batch first, named <c>resblocks.N</c> as open_clip's
 /// <c>Transformer</c>.
 /// </summary>
-internal sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor>
+internal sealed partial class Transformer : nn.Module<Tensor, Tensor?, Tensor>
 {
     private ModuleList<ResidualAttentionBlock> resblocks;
 

@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Onnx;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training.Scoring;
@@ -57,6 +58,28 @@ public abstract class ClipScoring
         using var scope = NewDisposeScope();
         var scale = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp();
         return (scale * similarities).softmax(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Why models scored this way cannot be exported to ONNX as two embedding encoders, or null when they can (the
+    /// scoring compares one embedding per image and per text).
+    /// </summary>
+    internal virtual string? OnnxExportLimitation => null;
+
+    /// <summary>
+    /// Emits <see cref="Probabilities"/> into an ONNX graph: unscaled similarities [N, K] (fp32) → probabilities [N, K].
+    /// </summary>
+    internal virtual string EmitOnnxProbabilities(OnnxGraph graph, ClipModel model, string similarities)
+    {
+        var scaled = graph.Mul(similarities, graph.Scalar(LogitScaleExp(model), "logit_scale_exp"), "logits");
+        return graph.Op("Softmax", "probabilities", [scaled], new OnnxAttribute("axis", -1L));
+    }
+
+    /// <summary>exp(logit_scale) in fp32, as <see cref="Probabilities"/> computes it.</summary>
+    internal static float LogitScaleExp(ClipModel model)
+    {
+        using var scale = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp();
+        return scale.item<float>();
     }
 
     /// <summary>A built-in scoring by its saved <see cref="Name"/>.</summary>

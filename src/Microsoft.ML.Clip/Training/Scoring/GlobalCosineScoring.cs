@@ -1,5 +1,6 @@
 using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
@@ -53,5 +54,14 @@ internal sealed class SigmoidScoring : GlobalCosineScoring
         using var scope = NewDisposeScope();
         var logits = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp() * similarities;
         return ScalarSafe.Add(logits, bias.detach().to(ScalarType.Float32).cpu()).sigmoid().MoveToOuterDisposeScope();
+    }
+
+    internal override string EmitOnnxProbabilities(OnnxGraph graph, ClipModel model, string similarities)
+    {
+        if (model.LogitBias is not { } bias)
+            throw new System.InvalidOperationException("Sigmoid scoring needs a model with a logit bias (trained with SigLIP).");
+        var scaled = graph.Mul(similarities, graph.Scalar(LogitScaleExp(model), "logit_scale_exp"), "logits");
+        var biased = graph.Add(scaled, graph.Scalar(bias.detach().to(ScalarType.Float32).item<float>(), "logit_bias"), "biased_logits");
+        return graph.Op("Sigmoid", "probabilities", [biased]);
     }
 }

@@ -19,6 +19,11 @@ internal sealed class TokenWiseScoring : ClipScoring
 
     internal override int LegacySimilarityCode => 1;
 
+    internal override string? OnnxExportLimitation =>
+        "This model scores token-wise (FILIP): its similarity compares every patch token with every text token, which " +
+        "the ONNX export's two pooled-embedding encoders do not carry. Export is not supported for token-wise scoring; " +
+        "a bundle of the same model with Scoring = ClipScoring.GlobalCosine exports its pooled embeddings.";
+
     public override Tensor EncodeImages(ClipModel model, Tensor pixels)
     {
         using var scope = NewDisposeScope();

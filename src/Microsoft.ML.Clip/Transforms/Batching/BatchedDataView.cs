@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 
 namespace Microsoft.ML.Clip.Transforms.Batching;
 
@@ -16,7 +17,11 @@ namespace Microsoft.ML.Clip.Transforms.Batching;
 /// the current one; a lagging one serves the input's own columns for the row the caller is on. Memory stays
 /// bounded by a few batches whatever the row count.
 /// </summary>
-internal sealed class BatchedDataView : IDataView
+/// <remarks>
+/// It is a data transform of ML.NET's kind (<see cref="ITransformCanSaveOnnx"/>) so that <c>ConvertToOnnx</c>, which
+/// walks a transformed view back to its source, finds the stage and asks the mapper for its ONNX nodes.
+/// </remarks>
+internal sealed class BatchedDataView : ITransformCanSaveOnnx
 {
     // Batches allowed to wait between stages: enough to overlap the stages, small enough to bound memory.
     private const int QueueDepth = 2;
@@ -24,10 +29,13 @@ internal sealed class BatchedDataView : IDataView
     private readonly IDataView _input;
     private readonly BatchedRowMapper _mapper;
 
-    public BatchedDataView(IDataView input, BatchedRowMapper mapper)
+    private readonly Action<ModelSaveContext> _save;
+
+    public BatchedDataView(IDataView input, BatchedRowMapper mapper, Action<ModelSaveContext> save)
     {
         _input = input;
         _mapper = mapper;
+        _save = save;
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(input.Schema);
         foreach (var column in mapper.OutputColumns)
@@ -36,6 +44,17 @@ internal sealed class BatchedDataView : IDataView
     }
 
     public bool CanShuffle => _input.CanShuffle;
+
+    /// <summary>The view this stage reads.</summary>
+    public IDataView Source => _input;
+
+    /// <summary>Saves the stage that made this view (as <c>mlContext.Model.Save</c> does).</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => _save(ctx);
+
+    /// <summary>True: the mapper either writes its nodes or fails with an error that says why it cannot.</summary>
+    bool ICanSaveOnnx.CanSaveOnnx(OnnxContext ctx) => true;
+
+    void ISaveAsOnnx.SaveAsOnnx(OnnxContext ctx) => _mapper.SaveAsOnnx(ctx);
 
     public DataViewSchema Schema { get; }
 

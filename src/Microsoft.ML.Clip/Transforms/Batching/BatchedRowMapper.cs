@@ -1,6 +1,7 @@
 using System;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 
 namespace Microsoft.ML.Clip.Transforms.Batching;
 
@@ -32,6 +33,14 @@ internal abstract class BatchedRowMapper
 
     /// <summary>Starts a session reading rows from <paramref name="input"/> (whose needed columns are active).</summary>
     public abstract BatchSession CreateSession(DataViewRow input);
+
+    /// <summary>
+    /// Writes this stage's computation into ML.NET's ONNX conversion (<c>mlContext.Model.ConvertToOnnx</c>): its output
+    /// columns from the graph values of its input columns.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The stage, or its input columns, cannot be expressed in ONNX; the message says what can.</exception>
+    public virtual void SaveAsOnnx(OnnxContext context) =>
+        throw new NotSupportedException($"{GetType().DeclaringType?.Name ?? GetType().Name} cannot be converted to ONNX.");
 }
 
 /// <summary>

@@ -24,7 +24,7 @@ public abstract class BatchedTransformerBase : RowToRowTransformerBase, ITransfo
     public new IDataView Transform(IDataView input)
     {
         Host.CheckValue(input, nameof(input));
-        return new BatchedDataView(input, CreateBatchedMapper(input.Schema));
+        return new BatchedDataView(input, CreateBatchedMapper(input.Schema), SaveModel);
     }
 
     /// <summary>Output schema: the input's columns followed by this transformer's.</summary>

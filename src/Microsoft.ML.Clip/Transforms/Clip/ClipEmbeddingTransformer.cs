@@ -6,6 +6,9 @@ using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
+using Microsoft.ML.Clip.Onnx;
+using Microsoft.ML.Clip.Transforms.Onnx;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
@@ -143,6 +146,27 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
 
         public override BatchSession CreateSession(DataViewRow input) =>
             new Session(_owner.Bundle, input, _image, _text, Array.ConvertAll(_outputs, c => OutputGetters.SlotsPerRow(c.Type)));
+
+        /// <summary>The normalised embeddings of the float32 model (whatever the bundle's inference dtype), from pixel and token-id columns.</summary>
+        public override void SaveAsOnnx(OnnxContext context)
+        {
+            var bundle = _owner.Bundle;
+            var graph = new OnnxGraph(new OnnxContextSink(context, nameof(ClipEmbeddingTransformer)));
+            using var scope = NewDisposeScope();
+            int output = 0;
+            if (_image is not null)
+            {
+                var pixels = OnnxStageInputs.Pixels(context, graph, InputSchema[_image.ColumnIndex], bundle.Preprocessing.ImageSize);
+                var column = _outputs[output++];
+                OnnxStageInputs.Output(context, bundle.Model.EmitImageEncoder(graph, pixels, normalize: true), column.Name, column.Type);
+            }
+            if (_text is not null)
+            {
+                var tokens = OnnxStageInputs.TokenIds(context, graph, InputSchema[_text.ColumnIndex], bundle.ContextLength);
+                var column = _outputs[output];
+                OnnxStageInputs.Output(context, bundle.Model.EmitTextEncoder(graph, tokens, bundle.ContextLength, normalize: true), column.Name, column.Type);
+            }
+        }
     }
 
     private sealed class Session(ClipModelBundle bundle, DataViewRow row, ImageInput? image, TextInput? text, int[] outputSizes)

@@ -11,6 +11,9 @@ using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
+using Microsoft.ML.Clip.Onnx;
+using Microsoft.ML.Clip.Transforms.Onnx;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
@@ -225,6 +228,28 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
         public override int[] InputColumns => [_image.ColumnIndex];
 
         public override BatchSession CreateSession(DataViewRow input) => new Session(_owner, input, _image, [_owner.ClassNames.Count, 1]);
+
+        /// <summary>
+        /// Score: the scoring's probabilities of the scaled cosines to the saved class embeddings; PredictedLabel: the
+        /// 1-based key of the best class. Token-wise (FILIP) scoring is refused.
+        /// </summary>
+        public override void SaveAsOnnx(OnnxContext context)
+        {
+            var bundle = _owner.Bundle;
+            if (bundle.Scoring.OnnxExportLimitation is { } limitation)
+                throw new NotSupportedException(limitation);
+            var graph = new OnnxGraph(new OnnxContextSink(context, nameof(ClipZeroShotTransformer)));
+            using var scope = NewDisposeScope();
+            var pixels = OnnxStageInputs.Pixels(context, graph, InputSchema[_image.ColumnIndex], bundle.Preprocessing.ImageSize);
+            var image = bundle.Model.EmitImageEncoder(graph, pixels, normalize: true);
+            var classes = tensor(_owner._classEmbeddings, new long[] { _owner.ClassNames.Count, bundle.EmbeddingSize }).t();
+            var similarities = graph.MatMul(image, graph.Float32(classes, "class_embeddings"), "similarities");
+            var probabilities = bundle.Scoring.EmitOnnxProbabilities(graph, bundle.Model, similarities);
+            OnnxStageInputs.Output(context, probabilities, _outputs[0].Name, _outputs[0].Type);
+            var best = graph.Op("ArgMax", "best_class", [probabilities], new OnnxAttribute("axis", 1L), new OnnxAttribute("keepdims", 1L));
+            var key = graph.Add(best, graph.Sink.AddInitializer("key_offset", OnnxTensor.Int64([], 1)), "best_key"); // keys are 1-based
+            OnnxStageInputs.Output(context, graph.Cast(key, OnnxElementType.UInt32, "predicted_key"), _outputs[1].Name, _outputs[1].Type);
+        }
     }
 
     private sealed class Session(ClipZeroShotTransformer owner, DataViewRow row, ImageInput image, int[] outputSizes)

@@ -114,6 +114,14 @@ internal static class ShapesSample
         var after = reloaded.Transform(unseen).GetColumn<float[]>("Score").ToArray();
         int identical = before.Zip(after).Count(p => p.First.SequenceEqual(p.Second));
 
+        // 9. Export the model to ONNX for serving without libtorch, with what the ONNX-only sample reads beside it:
+        //    the class names, the prompt templates and the 600 held-out test images with their labels.
+        string onnx = Path.Combine(output, "onnx");
+        var manifest = model.Bundle.ExportOnnx(onnx);
+        File.WriteAllLines(Path.Combine(output, "classes.txt"), classNames);
+        File.WriteAllLines(Path.Combine(output, "templates.txt"), ShapesDataset.PromptTemplates);
+        ShapesDataset.WriteToFolder(Path.Combine(output, "test-images"), new ShapesDatasetOptions { Count = 600, Seed = 2, Split = ShapesSplit.HeldOut });
+
         int k = classNames.Count, n = retrieval.Count;
         Console.WriteLine();
         Console.WriteLine("| measurement | result | chance |");
@@ -126,6 +134,8 @@ internal static class ShapesSample
         Console.WriteLine();
         Console.WriteLine($"Saved {zip} ({new FileInfo(zip).Length / 1e6:F1} MB); reloaded with Model.Load: {identical}/{before.Length} score vectors identical.");
         Console.WriteLine($"Training curves: {plot}");
+        Console.WriteLine($"ONNX export ({manifest.Precision}, opset {manifest.Opset}): {onnx}; serve it without libtorch: " +
+            "dotnet run --project src/Microsoft.ML.Clip.OnnxSample -c Release");
         Console.WriteLine($"Total time {clock.Elapsed.TotalMinutes:F1} min.");
         return identical == before.Length ? 0 : 1;
     }

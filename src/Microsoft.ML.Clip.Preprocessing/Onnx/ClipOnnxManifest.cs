@@ -5,6 +5,8 @@ using System.Linq;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Tokenization;
 
 namespace Microsoft.ML.Clip.Onnx;
 
@@ -154,6 +156,19 @@ public sealed class ClipOnnxManifest
             if (!string.Equals(actual, expected, StringComparison.OrdinalIgnoreCase))
                 throw new InvalidDataException($"'{file}' is damaged or was replaced: its SHA-256 is {actual}, the manifest records {expected}.");
         }
+    }
+
+    /// <summary>The tokenizer the text encoder was exported with, read from the export in <paramref name="directory"/>.</summary>
+    public ClipTokenizer CreateTokenizer(string directory) =>
+        ClipTokenizer.FromHuggingFace(Path.Combine(directory, Vocabulary), Path.Combine(directory, Merges));
+
+    /// <summary>The image preprocessing the image encoder expects (size, normalization, resize mode).</summary>
+    /// <exception cref="InvalidDataException">The manifest names a resize mode this library does not know.</exception>
+    public ImagePreprocessingOptions CreatePreprocessingOptions()
+    {
+        if (!Enum.TryParse<ClipResizeMode>(ResizeMode, out var mode) || !Enum.IsDefined(mode))
+            throw new InvalidDataException($"The manifest's resize mode '{ResizeMode}' is unknown; expected one of {string.Join(", ", Enum.GetNames<ClipResizeMode>())}.");
+        return new ImagePreprocessingOptions(ImageSize) { Mean = Mean.ToArray(), Std = Std.ToArray(), ResizeMode = mode };
     }
 
     /// <summary>The lower-case hex SHA-256 of a file.</summary>

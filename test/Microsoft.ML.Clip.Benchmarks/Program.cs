@@ -22,6 +22,7 @@ public static class Program
             ("objectives", () => ObjectivesBenchmark.Run()),
             ("pipeline", () => PipelineBenchmark.Run()),
             ("data-parallel", () => DataParallelBenchmark.Run()),
+            ("onnx", () => OnnxRuntimeBenchmark.Run()),
         };
         // One rank of the data-parallel benchmark's MPI job (it sets its own threads).
         if (args is ["data-parallel-rank"])

@@ -71,8 +71,9 @@ internal static class OnnxRuntimeBenchmark
         double textSeconds = Measure.MedianSeconds(() => { using var r = text.Run([tokenInput]); }, repetitions: repetitions);
         Measure.Report($"vit-b-32-text-embedding-{name}", ("texts_per_s", tokens.shape[0] / textSeconds), ("batch", tokens.shape[0]), ("threads", Environment.ProcessorCount));
         using var noGrad = no_grad();
-        Measure.Report($"vit-b-32-{name}-vs-torchsharp-fp32", ("max_abs_diff_image", MaxDiff(image, pixelInput, reference.EncodeImage(pixels))),
-            ("max_abs_diff_text", MaxDiff(text, tokenInput, reference.EncodeText(tokens))));
+        // As text: Measure.Report rounds numbers to 4 decimals, which would show these ~1e-6 differences as 0.
+        Measure.Report($"vit-b-32-{name}-vs-torchsharp-fp32", ("max_abs_diff_image", MaxDiff(image, pixelInput, reference.EncodeImage(pixels)).ToString("E2")),
+            ("max_abs_diff_text", MaxDiff(text, tokenInput, reference.EncodeText(tokens)).ToString("E2")));
     }
 
     /// <summary>The CUDA provider needs Microsoft.ML.OnnxRuntime.Gpu and a CUDA device; the CPU package lacks it, so this reports a skip.</summary>

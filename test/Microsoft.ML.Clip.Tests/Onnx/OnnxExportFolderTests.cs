@@ -78,6 +78,24 @@ public class OnnxExportFolderTests
     }
 
     [Fact]
+    public void FlipPatchDropoutIsLeftOutAsInEvalMode()
+    {
+        // FLIP trains with patch dropout in the config; inference (eval mode) keeps every patch, and so does the export.
+        var bundle = Bundle(TinyConfigs.Micro with { Vision = TinyConfigs.Micro.Vision with { PatchDropout = 0.5 } });
+        bundle.Model.eval();
+        using var temp = new TempDirectory();
+        var manifest = bundle.ExportOnnx(temp.File("flip"));
+        using var session = OrtRunner.Open(Path.Combine(temp.File("flip"), manifest.ImageEncoder));
+        manual_seed(6);
+        using var pixels = randn(7, 3, 16, 16);
+        using var noGrad = no_grad();
+        using var expected = bundle.Model.EncodeImage(pixels, normalize: true);
+        using var actual = OrtRunner.Run(session, "pixel_values", pixels);
+        // fp32 parity tolerance of OnnxExportParityTests; half the patches dropped would change the embeddings by ~1e-1.
+        TensorAssert.Close(actual, expected, 1e-4, 1e-4, "image embeddings of a model with patch dropout");
+    }
+
+    [Fact]
     public void TokenWiseScoringIsRefusedAndNothingIsWritten()
     {
         var bundle = Bundle(scoring: ClipScoring.TokenWise);

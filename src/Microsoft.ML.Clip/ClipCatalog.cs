@@ -83,7 +83,8 @@ public static class ClipCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="model">A loaded CLIP model (<see cref="ClipModelBundle.Load(string, ClipConfig?, ClipTokenizer, Imaging.ImagePreprocessingOptions?, TorchSharp.torch.Device?, TorchSharp.torch.ScalarType)"/>, or a fitted ClipPretrain's <see cref="ClipEmbeddingTransformer.Bundle"/>).</param>
     /// <param name="outputColumnName">The embedding column.</param>
-    /// <param name="inputColumnName">Images: MLImage or encoded bytes; the default <c>Image</c> reads the loaders' <c>ImageBytes</c> when the input has only that.</param>
+    /// <param name="inputColumnName">Images: MLImage, encoded bytes, or preprocessed pixels (Vector&lt;Single&gt; of 3 × size × size; the
+    /// form <c>ConvertToOnnx</c> can convert); the default <c>Image</c> reads the loaders' <c>ImageBytes</c> when the input has only that.</param>
     /// <param name="batchSize">Images per forward pass.</param>
     public static ClipEmbeddingEstimator ClipImageEmbedding(this TransformsCatalog catalog, ClipModelBundle model,
         string outputColumnName = "ImageEmbedding", string inputColumnName = "Image", int batchSize = 32)
@@ -96,7 +97,8 @@ public static class ClipCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="model">A loaded CLIP model.</param>
     /// <param name="outputColumnName">The embedding column.</param>
-    /// <param name="inputColumnName">Texts (String); the default <c>Text</c> reads the loaders' <c>Caption</c> when the input has only that.</param>
+    /// <param name="inputColumnName">Texts (String) or token ids (Vector&lt;Int64&gt;/Vector&lt;Int32&gt;, at most the context length; the form
+    /// <c>ConvertToOnnx</c> can convert); the default <c>Text</c> reads the loaders' <c>Caption</c> when the input has only that.</param>
     /// <param name="batchSize">Texts per forward pass.</param>
     public static ClipEmbeddingEstimator ClipTextEmbedding(this TransformsCatalog catalog, ClipModelBundle model,
         string outputColumnName = "TextEmbedding", string inputColumnName = "Text", int batchSize = 64)

@@ -24,6 +24,7 @@ public static class Program
             ("data-parallel", () => DataParallelBenchmark.Run()),
             ("vit-b-32-training", () => VitB32TrainingBenchmark.Run()),
             ("step-breakdown", () => StepBreakdownBenchmark.Run()),
+            ("onnx", () => OnnxRuntimeBenchmark.Run()),
         };
         // One case of the ViT-B-32 training benchmark, in its own process (for its own peak memory).
         if (VitB32TrainingBenchmark.TryRunCase(args)) return 0;

@@ -81,6 +81,11 @@ internal sealed class OnnxModelBuilder : IOnnxGraphSink
             .Int(5, 1).Message(7, graph).Message(8, new ProtoMessage().String(1, "").Int(2, Opset));
         foreach (var (key, value) in _metadata)
             model.Message(14, new ProtoMessage().String(1, key).String(2, value));
+        // Protocol buffers (and so ONNX Runtime's loader) stop at 2 GiB per message; larger models need ONNX's external
+        // data files, which this writer does not produce.
+        if (model.Size > int.MaxValue)
+            throw new NotSupportedException($"The ONNX graph '{GraphName}' would take {model.Size:N0} bytes, above the 2 GiB a protobuf file can hold; " +
+                "export in float16 (half the size) or use a smaller model.");
         model.WriteTo(stream);
     }
 

@@ -33,7 +33,7 @@ public class OnnxExportFolderTests
 
         Assert.Equal(new[] { "clip-onnx.json", "image_encoder.onnx", "merges.txt", "text_encoder.onnx", "vocab.json" },
             Directory.GetFiles(folder).Select(Path.GetFileName).Order().ToArray());
-        Assert.Empty(Directory.GetDirectories(temp.Path).Where(d => d != folder)); // the staging folder is gone
+        Assert.Equal(new[] { folder }, Directory.GetDirectories(temp.Path)); // the staging folder is gone
         var read = ClipOnnxManifest.Load(folder);
         Assert.Equal(bundle.EmbeddingSize, read.EmbeddingSize);
         Assert.Equal(bundle.ContextLength, read.ContextLength);
@@ -75,6 +75,24 @@ public class OnnxExportFolderTests
         using var expected = bundle.Model.EncodeText(tokens, normalize: true);
         // Normalised embeddings, as the library's stages give them: same fp32 tolerance as the parity tests.
         TensorAssert.Close(embeds, expected, 1e-4, 1e-4, "normalised text embeddings");
+    }
+
+    [Fact]
+    public void FlipPatchDropoutIsLeftOutAsInEvalMode()
+    {
+        // FLIP trains with patch dropout in the config; inference (eval mode) keeps every patch, and so does the export.
+        var bundle = Bundle(TinyConfigs.Micro with { Vision = TinyConfigs.Micro.Vision with { PatchDropout = 0.5 } });
+        bundle.Model.eval();
+        using var temp = new TempDirectory();
+        var manifest = bundle.ExportOnnx(temp.File("flip"));
+        using var session = OrtRunner.Open(Path.Combine(temp.File("flip"), manifest.ImageEncoder));
+        manual_seed(6);
+        using var pixels = randn(7, 3, 16, 16);
+        using var noGrad = no_grad();
+        using var expected = bundle.Model.EncodeImage(pixels, normalize: true);
+        using var actual = OrtRunner.Run(session, "pixel_values", pixels);
+        // fp32 parity tolerance of OnnxExportParityTests; half the patches dropped would change the embeddings by ~1e-1.
+        TensorAssert.Close(actual, expected, 1e-4, 1e-4, "image embeddings of a model with patch dropout");
     }
 
     [Fact]

@@ -35,9 +35,10 @@ public sealed record ClipTrainerOptions
 
     /// <summary>
     /// Towers trained with activation checkpointing: each residual block keeps only its input during the forward pass
-    /// and runs again in the backward pass. The activation memory of a ViT-B-32 step falls to about a third for about a
-    /// third more step time (see the README's performance section); with <see cref="MicroBatchSize"/> it is how batches
-    /// of thousands fit. Results equal those without it up to float rounding.
+    /// and runs again in the backward pass: the activations kept are one tensor per block instead of every intermediate,
+    /// for one more forward pass of the checkpointed blocks per step (the README's performance section has the
+    /// measurements). With <see cref="MicroBatchSize"/> it is how large contrastive batches fit. Results equal those
+    /// without it up to float rounding. Vision Transformer and text towers only.
     /// </summary>
     public CheckpointedTowers ActivationCheckpointing { get; init; } = CheckpointedTowers.None;
 

@@ -16,7 +16,8 @@ stage="$(mktemp -d)"; trap 'rm -rf "$stage"' EXIT
 # the device supplies its own libtorch.
 dotnet publish test/Microsoft.ML.Clip.GpuCheck -c Release -r linux-x64 --self-contained true -p:PublishTrimmed=false \
   -o "$stage/app" > "$stage/publish.log" 2>&1 || { tail -20 "$stage/publish.log" >&2; exit 1; }
-rm -f "$stage"/app/libtorch*.so* "$stage"/app/libc10*.so* "$stage"/app/libgomp*.so* "$stage"/app/libLibTorchSharp.so
+rm -f "$stage"/app/libtorch*.so* "$stage"/app/libc10*.so* "$stage"/app/libgomp*.so* "$stage"/app/libLibTorchSharp.so \
+  "$stage"/app/libjitbackend_test.so "$stage"/app/libaoti_custom_ops.so "$stage"/app/libnnapi_backend.so "$stage"/app/libbackend_with_compiler.so "$stage"/app/libtorchbind_test.so
 rm -rf "$stage/app/runtimes/linux-x64/native" "$stage/app/cpu"
 git -C "$repo" archive HEAD src/Native | tar -x -C "$stage"
 cp build/gpu/build-native.sh build/gpu/run-on-device.sh build/gpu/vit_b32_torch.py "$stage/"

@@ -31,6 +31,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
     private readonly ClipObjective _loss;
     private long _steps;
     private long _draws;
+    private ulong _seed;
 
     /// <summary>FLIP with CLIP's contrastive loss and <paramref name="options"/> (default: ratio 0.5, always masked).</summary>
     public FlipObjective(FlipOptions? options = null) : this(new ContrastiveObjective(), options) { }
@@ -44,6 +45,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         options.Validate();
         _loss = loss;
         Options = options;
+        _seed = options.Seed;
     }
 
     /// <summary>The settings.</summary>
@@ -77,7 +79,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         using var scope = NewDisposeScope();
         // Ranking distinct pseudo-random keys gives a permutation per row (as FLIP's shuffle); its first K entries are
         // the kept patches. Computed on the device from (seed, draw number) alone, identically on every device.
-        var keys = CounterHash.PermutationKeys(Options.Seed, _draws++, batch, patches, device ?? CPU);
+        var keys = CounterHash.PermutationKeys(_seed, _draws++, batch, patches, device ?? CPU);
         var keep = keys.argsort(1).narrow(1, 0, KeptCount(patches));
         return keep.MoveToOuterDisposeScope();
     }
@@ -139,10 +141,11 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         _loss.AfterStep(model, batchFeatures);
     }
 
-    /// <summary>The draw counter, the step count and the wrapped objective's state (prefixed <c>inner.</c>).</summary>
+    /// <summary>The seed, the draw counter, the step count and the wrapped objective's state (prefixed <c>inner.</c>).</summary>
     public override IReadOnlyDictionary<string, Tensor> StateDict()
     {
         var state = _loss.StateDict().ToDictionary(p => "inner." + p.Key, p => p.Value);
+        state["flip.seed"] = tensor(unchecked((long)_seed));
         state["flip.draws"] = tensor(_draws);
         state["flip.steps"] = tensor(_steps);
         return state;
@@ -154,6 +157,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         ArgumentNullException.ThrowIfNull(state);
         // Checkpoints of earlier versions hold a CPU generator's state ("flip.generator") instead: their masks continue
         // from a fresh counter, which changes which patches are drawn, not how.
+        if (state.TryGetValue("flip.seed", out var seed)) _seed = unchecked((ulong)seed.item<long>());
         if (state.TryGetValue("flip.draws", out var draws)) _draws = draws.item<long>();
         if (state.TryGetValue("flip.steps", out var steps)) _steps = steps.item<long>();
         _loss.LoadStateDict(state.Where(p => p.Key.StartsWith("inner.", StringComparison.Ordinal))

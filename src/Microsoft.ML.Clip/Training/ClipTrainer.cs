@@ -119,24 +119,28 @@ public sealed class ClipTrainer : IDisposable
         var model = _working ?? _master;
         model.train();
 
-        double loss;
         // Every tensor wrapper made during the step (gradients fetched with .grad included) belongs to this
         // scope, which keeps it reachable until the step ends: see ScalarSafe for why that matters.
         using (var scope = NewDisposeScope())
         {
             ZeroGradients();
             Dictionary<string, Tensor> gradients;
+            double loss, norm;
             if (_parallel is null)
             {
-                loss = ForwardBackward(model, batch);
+                var lossTensor = ForwardBackward(model, batch);
                 gradients = CollectGradients();
+                // The one read of the step before the update: the loss and the gradient norm decide between skipping,
+                // clipping and stepping, so they are needed on the host; both travel in one copy.
+                var figures = HostTransfer.Read(lossTensor, SquaredNorm(gradients.Values));
+                (loss, norm) = (figures[0], Math.Sqrt(figures[1]));
             }
             else
             {
                 agreement ??= JobHealth.Agree(_group!, batch.Count, null, cancelled: false);
                 (loss, gradients) = _parallel.Run(model, batch, agreement, _options.MicroBatchSize);
+                norm = Math.Sqrt(HostTransfer.Read(SquaredNorm(gradients.Values))[0]);
             }
-            double norm = GlobalNorm(gradients.Values);
             double lr = Schedule.At(_optimizer.StepCount);
             if (!double.IsFinite(loss) || !double.IsFinite(norm))
             {
@@ -156,6 +160,7 @@ public sealed class ClipTrainer : IDisposable
                 ScalarSafe.ClampInPlace(_master.LogitScale, 0, _options.MaxLogitScale);
             if (_working is not null) CopyMasterToWorking();
             _objective.AfterStep(model, null);
+            // The second and last read: the temperature after the update, for the log.
             return new TrainingStepResult(_optimizer.StepCount, loss, norm, lr, Temperature(), Skipped: false);
         }
     }
@@ -167,22 +172,25 @@ public sealed class ClipTrainer : IDisposable
         model.train();
         using var scope = NewDisposeScope();
         ZeroGradients();
-        double loss = ForwardBackward(model, batch);
+        double loss = HostTransfer.Read(ForwardBackward(model, batch))[0];
         var gradients = CollectGradients().ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
         ZeroGradients();
         return (loss, gradients);
     }
 
-    /// <summary>Forward and backward over the batch, in micro-batches when configured; returns the batch loss.</summary>
-    private double ForwardBackward(ClipModel model, TrainingBatch batch)
+    /// <summary>
+    /// Forward and backward over the batch, in micro-batches when configured; returns the batch loss (detached, on the
+    /// model's device, in the caller's dispose scope: nothing is read back here).
+    /// </summary>
+    private Tensor ForwardBackward(ClipModel model, TrainingBatch batch)
     {
         int micro = _options.MicroBatchSize ?? batch.Count;
         if (micro >= batch.Count)
         {
             using var features = _objective.Encode(model, batch);
-            using var loss = _objective.Loss(model, features, trainModelLevelParameters: true);
+            var loss = _objective.Loss(model, features, trainModelLevelParameters: true);
             loss.backward();
-            return loss.item<float>();
+            return loss.detach();
         }
 
         // Gradient accumulation with whole-batch negatives (as open_clip's accum_freq): first encode every
@@ -196,7 +204,7 @@ public sealed class ClipTrainer : IDisposable
             foreach (var (start, length) in slices)
                 cached.Add(_objective.Encode(model, batch.Slice(start, length)));
 
-        double first = double.NaN;
+        Tensor? first = null;
         for (int j = 0; j < slices.Count; j++)
         {
             using var scope = NewDisposeScope();
@@ -205,10 +213,10 @@ public sealed class ClipTrainer : IDisposable
             var all = ObjectiveFeatures.Concat(parts);
             var loss = _objective.Loss(model, all, trainModelLevelParameters: j == 0);
             loss.backward();
-            if (j == 0) first = loss.item<float>();
+            if (j == 0) first = loss.detach().MoveToOuterDisposeScope();
         }
         foreach (var c in cached) c.Dispose();
-        return first;
+        return first!;
     }
 
     /// <summary>
@@ -241,11 +249,11 @@ public sealed class ClipTrainer : IDisposable
         if (_working is not null) CopyMasterToWorking();
     }
 
-    private static double GlobalNorm(IEnumerable<Tensor> gradients)
+    /// <summary>The sum of squares of all gradients (fp32, 0-dim, on their device; the caller's scope owns it).</summary>
+    private Tensor SquaredNorm(IEnumerable<Tensor> gradients)
     {
-        using var scope = NewDisposeScope();
         var squares = gradients.Select(g => { var g32 = g.to(ScalarType.Float32); return g32.mul(g32).sum(); }).ToArray(); // no square()/pow(): see ScalarSafe
-        return squares.Length == 0 ? 0 : Math.Sqrt(stack(squares).sum().item<float>());
+        return squares.Length == 0 ? zeros([], ScalarType.Float32, _master.Device) : stack(squares).sum();
     }
 
     private void ZeroGradients()
@@ -266,7 +274,7 @@ public sealed class ClipTrainer : IDisposable
     {
         using var noGrad = no_grad();
         using var t = _master.LogitScale.exp();
-        return t.item<float>();
+        return HostTransfer.Read(t)[0];
     }
 
     /// <inheritdoc/>

@@ -55,17 +55,22 @@ public sealed class Lamb : AdamW
         }
         if (p.WeightDecay != 0)
             ScalarSafe.AddInPlace(update, p.Parameter, p.WeightDecay);
-        double weightNorm = Norm(p.Parameter), updateNorm = Norm(update);
-        double trust = weightNorm > 0 && updateNorm > 0 ? weightNorm / updateNorm : 1.0;
-        ScalarSafe.AddInPlace(p.Parameter, update, -lr * trust);
+        // r = ‖w‖ / ‖u‖ (1 when either is 0), on the parameter's device: reading the norms back would stop a GPU twice
+        // per tensor and step. In float64, so the ratio of two large sums keeps its precision.
+        var weightNorm = Norm(p.Parameter);
+        var updateNorm = Norm(update);
+        var usable = weightNorm.gt(ScalarSafe.Full([], 0, ScalarType.Float64, weightNorm.device))
+            .logical_and(updateNorm.gt(ScalarSafe.Full([], 0, ScalarType.Float64, updateNorm.device)));
+        var trust = where(usable, weightNorm.div(updateNorm), ScalarSafe.Full([], 1, ScalarType.Float64, weightNorm.device));
+        // w ← w − lr·r·u, with lr·r rounded to the parameter's dtype as a scalar step size would be.
+        var step = ScalarSafe.Mul(trust, -lr).to(p.Parameter.dtype);
+        ScalarSafe.AddInPlace(p.Parameter, update.mul(step));
     }
 
-    // Σx² without pow()/square(), whose exponent would be an implicit Scalar (see ScalarSafe); in double so the
-    // ratio of two large sums keeps its precision.
-    private static double Norm(Tensor t)
+    // √Σx² without pow()/square(), whose exponent would be an implicit Scalar (see ScalarSafe); float64, 0-dim.
+    private static Tensor Norm(Tensor t)
     {
-        using var scope = NewDisposeScope();
         var t64 = t.to(ScalarType.Float64);
-        return Math.Sqrt(t64.mul(t64).sum().item<double>());
+        return t64.mul(t64).sum().sqrt();
     }
 }

@@ -3,6 +3,7 @@ using System.IO;
 using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Onnx;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training.Scoring;
@@ -56,7 +57,7 @@ public abstract class ClipScoring
     public virtual Tensor Probabilities(ClipModel model, Tensor similarities)
     {
         using var scope = NewDisposeScope();
-        var scale = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp();
+        var scale = HostTransfer.ToCpu(model.LogitScale.detach().to(ScalarType.Float32)).exp();
         return (scale * similarities).softmax(1).MoveToOuterDisposeScope();
     }
 
@@ -114,7 +115,7 @@ public abstract class ClipScoring
     /// <summary>Classes as one embedding each, compared with the images' scoring features by a dot product.</summary>
     private sealed class EmbeddingClasses(ClipScoring scoring, Tensor classEmbeddings) : ZeroShotClasses
     {
-        private readonly Tensor _classes = classEmbeddings.to(ScalarType.Float32).cpu().contiguous().DetachFromDisposeScope();
+        private readonly Tensor _classes = HostTransfer.ToCpu(classEmbeddings.to(ScalarType.Float32)).contiguous().DetachFromDisposeScope();
 
         public override Tensor Similarities(ClipModel model, Tensor pixels)
         {

@@ -16,13 +16,13 @@ internal class GlobalCosineScoring : ClipScoring
     public override Tensor EncodeImages(ClipModel model, Tensor pixels)
     {
         using var scope = NewDisposeScope();
-        return model.EncodeImage(pixels, normalize: true).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+        return HostTransfer.ToCpu(model.EncodeImage(pixels, normalize: true).to(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 
     public override Tensor EncodeTexts(ClipModel model, Tensor tokens)
     {
         using var scope = NewDisposeScope();
-        return model.EncodeText(tokens, normalize: true).to(ScalarType.Float32).cpu().MoveToOuterDisposeScope();
+        return HostTransfer.ToCpu(model.EncodeText(tokens, normalize: true).to(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 
     public override Tensor Similarity(Tensor images, Tensor texts)
@@ -52,8 +52,9 @@ internal sealed class SigmoidScoring : GlobalCosineScoring
         if (model.LogitBias is not { } bias)
             throw new System.InvalidOperationException("Sigmoid scoring needs a model with a logit bias (trained with SigLIP).");
         using var scope = NewDisposeScope();
-        var logits = model.LogitScale.detach().to(ScalarType.Float32).cpu().exp() * similarities;
-        return ScalarSafe.Add(logits, bias.detach().to(ScalarType.Float32).cpu()).sigmoid().MoveToOuterDisposeScope();
+        var parameters = HostTransfer.ToCpu(stack([model.LogitScale.detach(), bias.detach()]).to(ScalarType.Float32)); // one copy for both
+        var logits = parameters[0].exp() * similarities;
+        return ScalarSafe.Add(logits, parameters[1]).sigmoid().MoveToOuterDisposeScope();
     }
 
     internal override string EmitOnnxProbabilities(OnnxGraph graph, ClipModel model, string similarities)

@@ -1,5 +1,6 @@
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Training.Objectives.Filip;
+using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training.Scoring;
@@ -27,14 +28,14 @@ internal sealed class TokenWiseScoring : ClipScoring
     public override Tensor EncodeImages(ClipModel model, Tensor pixels)
     {
         using var scope = NewDisposeScope();
-        return FilipTokenFeatures.EncodeImage(model, pixels).cpu().MoveToOuterDisposeScope();
+        return HostTransfer.ToCpu(FilipTokenFeatures.EncodeImage(model, pixels)).MoveToOuterDisposeScope();
     }
 
     public override Tensor EncodeTexts(ClipModel model, Tensor tokens)
     {
         using var scope = NewDisposeScope();
         var (features, mask) = FilipTokenFeatures.EncodeText(model, tokens);
-        return FilipTokenFeatures.ZeroInvalid(features, mask).cpu().MoveToOuterDisposeScope();
+        return HostTransfer.ToCpu(FilipTokenFeatures.ZeroInvalid(features, mask)).MoveToOuterDisposeScope();
     }
 
     public override Tensor Similarity(Tensor images, Tensor texts) => _similarity.ScoreZeroPadded(images, texts);
@@ -44,7 +45,7 @@ internal sealed class TokenWiseScoring : ClipScoring
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var (features, mask) = FilipTokenFeatures.EncodeText(model, promptTokens);
-        return new PromptClasses(_similarity, features.cpu().contiguous().DetachFromDisposeScope(), mask.cpu().contiguous().DetachFromDisposeScope(),
+        return new PromptClasses(_similarity, HostTransfer.ToCpu(features).contiguous().DetachFromDisposeScope(), HostTransfer.ToCpu(mask).contiguous().DetachFromDisposeScope(),
             (int)classEmbeddings.shape[0], templates);
     }
 
@@ -54,7 +55,7 @@ internal sealed class TokenWiseScoring : ClipScoring
         public override Tensor Similarities(ClipModel model, Tensor pixels)
         {
             using var scope = NewDisposeScope();
-            var images = FilipTokenFeatures.EncodeImage(model, pixels).cpu();
+            var images = HostTransfer.ToCpu(FilipTokenFeatures.EncodeImage(model, pixels));
             var scores = similarity.Score(images, null, promptTokens, promptMask); // [N, K·T]
             return scores.view(images.shape[0], classes, templates).mean([2]).MoveToOuterDisposeScope();
         }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -16,8 +17,9 @@ namespace Microsoft.ML.Clip.Training.Objectives.Flip;
 /// default). Nothing is masked at inference; optionally the final steps train unmasked ("unmasked tuning").
 /// </summary>
 /// <remarks>
-/// <para>The kept patches come from a seeded generator owned by the objective, whose state (and the step count)
-/// is part of <see cref="StateDict"/>, so a resumed run draws the same masks as an uninterrupted one.</para>
+/// <para>The kept patches are drawn on the model's device from a counter-based hash of the seed and the number of
+/// draws so far (<see cref="DrawKeepIndices"/>): the same masks on every device, and a resumed run (on the same or
+/// another device) draws the same masks as an uninterrupted one, since <see cref="StateDict"/> holds the counter.</para>
 /// <para>With gradient accumulation (<see cref="ClipTrainerOptions.MicroBatchSize"/>) the trainer encodes each
 /// micro-batch twice (cached without gradients, then with); each pass draws its own masks, so the cached
 /// negatives come from other masks than the recomputed features: an unbiased variant, not bit-exact
@@ -27,8 +29,9 @@ namespace Microsoft.ML.Clip.Training.Objectives.Flip;
 public sealed class FlipObjective : ClipObjective, IDisposable
 {
     private readonly ClipObjective _loss;
-    private readonly Generator _generator;
     private long _steps;
+    private long _draws;
+    private ulong _seed;
 
     /// <summary>FLIP with CLIP's contrastive loss and <paramref name="options"/> (default: ratio 0.5, always masked).</summary>
     public FlipObjective(FlipOptions? options = null) : this(new ContrastiveObjective(), options) { }
@@ -42,7 +45,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         options.Validate();
         _loss = loss;
         Options = options;
-        _generator = new Generator(options.Seed);
+        _seed = options.Seed;
     }
 
     /// <summary>The settings.</summary>
@@ -60,24 +63,25 @@ public sealed class FlipObjective : ClipObjective, IDisposable
     /// <summary>Whether the next training step masks patches (false during the final unmasked tuning).</summary>
     public bool MaskingActive => Options.UnmaskedTuningSteps == 0 || _steps < Options.TotalSteps!.Value - Options.UnmaskedTuningSteps;
 
-    /// <summary>The keep indices drawn by the last masked <see cref="Encode"/> [N, K] (CPU copy), or null: for diagnostics and tests.</summary>
+    /// <summary>The keep indices drawn by the last masked <see cref="Encode"/> [N, K] (on the model's device), or null: for diagnostics and tests.</summary>
     internal Tensor? LastKeepIndices { get; private set; }
 
     /// <summary>Patches kept out of <paramref name="patches"/>: <c>round((1 − ratio)·P)</c>, at least one.</summary>
     public int KeptCount(int patches) => Math.Max(1, (int)Math.Round((1 - Options.MaskRatio) * patches, MidpointRounding.AwayFromZero));
 
     /// <summary>
-    /// Draws, for each of <paramref name="batch"/> samples, a uniformly random subset of <see cref="KeptCount"/> of the
-    /// <paramref name="patches"/> patch indices (0-based, class token excluded), independently per sample: [N, K] int64.
+    /// Draws, for each of <paramref name="batch"/> samples, a pseudo-random subset of <see cref="KeptCount"/> of the
+    /// <paramref name="patches"/> patch indices (0-based, class token excluded), independently per sample: [N, K] int64
+    /// on <paramref name="device"/> (CPU when null). Each call is the next draw of the objective's sequence.
     /// </summary>
     public Tensor DrawKeepIndices(long batch, int patches, Device? device = null)
     {
         using var scope = NewDisposeScope();
-        // Ranking i.i.d. uniform noise gives a uniformly random permutation per row (as FLIP's shuffle); its first
-        // K entries are the kept patches. Drawn on the CPU so the generator and its saved state are device-independent.
-        var noise = rand([batch, patches], generator: _generator);
-        var keep = noise.argsort(1).narrow(1, 0, KeptCount(patches));
-        return keep.to(ScalarType.Int64, device ?? CPU).MoveToOuterDisposeScope();
+        // Ranking distinct pseudo-random keys gives a permutation per row (as FLIP's shuffle); its first K entries are
+        // the kept patches. Computed on the device from (seed, draw number) alone, identically on every device.
+        var keys = CounterHash.PermutationKeys(_seed, _draws++, batch, patches, device ?? CPU);
+        var keep = keys.argsort(1).narrow(1, 0, KeptCount(patches));
+        return keep.MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
@@ -104,7 +108,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
             ?? throw new NotSupportedException($"FLIP drops ViT patch tokens; the image tower {model.Visual.GetType().Name} has none.");
         var keep = DrawKeepIndices(batch.Count, tower.PatchCount, model.Device);
         LastKeepIndices?.Dispose();
-        LastKeepIndices = keep.cpu().clone().DetachFromDisposeScope();
+        LastKeepIndices = keep.DetachFromDisposeScope();
         using var tokens = model.EncodeImageTokens(batch.Pixels, keep, projectTokens: false);
         var image = F.normalize(tokens.Pooled.to(ScalarType.Float32), dim: -1);
         var text = model.EncodeText(batch.Tokens, normalize: true);
@@ -137,11 +141,12 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         _loss.AfterStep(model, batchFeatures);
     }
 
-    /// <summary>The generator state, the step count and the wrapped objective's state (prefixed <c>inner.</c>).</summary>
+    /// <summary>The seed, the draw counter, the step count and the wrapped objective's state (prefixed <c>inner.</c>).</summary>
     public override IReadOnlyDictionary<string, Tensor> StateDict()
     {
         var state = _loss.StateDict().ToDictionary(p => "inner." + p.Key, p => p.Value);
-        state["flip.generator"] = _generator.get_state();
+        state["flip.seed"] = tensor(unchecked((long)_seed));
+        state["flip.draws"] = tensor(_draws);
         state["flip.steps"] = tensor(_steps);
         return state;
     }
@@ -150,7 +155,10 @@ public sealed class FlipObjective : ClipObjective, IDisposable
     public override void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.TryGetValue("flip.generator", out var generator)) _generator.set_state(generator.cpu());
+        // Checkpoints of earlier versions hold a CPU generator's state ("flip.generator") instead: their masks continue
+        // from a fresh counter, which changes which patches are drawn, not how.
+        if (state.TryGetValue("flip.seed", out var seed)) _seed = unchecked((ulong)seed.item<long>());
+        if (state.TryGetValue("flip.draws", out var draws)) _draws = draws.item<long>();
         if (state.TryGetValue("flip.steps", out var steps)) _steps = steps.item<long>();
         _loss.LoadStateDict(state.Where(p => p.Key.StartsWith("inner.", StringComparison.Ordinal))
             .ToDictionary(p => p.Key["inner.".Length..], p => p.Value));
@@ -160,6 +168,5 @@ public sealed class FlipObjective : ClipObjective, IDisposable
     public void Dispose()
     {
         LastKeepIndices?.Dispose();
-        _generator.Dispose();
     }
 }

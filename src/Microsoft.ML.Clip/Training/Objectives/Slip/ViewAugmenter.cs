@@ -18,6 +18,8 @@ internal sealed class ViewAugmenter
 {
     private readonly double _minScale;
     private readonly float[] _mean, _std;
+    // Normalization and grayscale constants per device and dtype, uploaded once rather than on every step.
+    private readonly Dictionary<(DeviceType, int, ScalarType), (Tensor Mean, Tensor Std, Tensor Gray)> _constants = new();
 
     public ViewAugmenter(double minCropScale, IReadOnlyList<float> mean, IReadOnlyList<float> std)
     {
@@ -30,8 +32,7 @@ internal sealed class ViewAugmenter
     public Tensor View(Tensor pixels, Random random)
     {
         using var scope = NewDisposeScope();
-        var mean = tensor(_mean, new long[] { 1, 3, 1, 1 }).to(pixels.dtype, pixels.device);
-        var std = tensor(_std, new long[] { 1, 3, 1, 1 }).to(pixels.dtype, pixels.device);
+        var (mean, std, gray) = Constants(pixels);
         var images = ScalarSafe.Add(pixels * std, mean);
         long b = pixels.shape[0];
         int size = (int)pixels.shape[2];
@@ -40,8 +41,8 @@ internal sealed class ViewAugmenter
         {
             var x = Crop(images.narrow(0, i, 1), size, random);
             if (random.NextDouble() < 0.5) x = x.flip(3);
-            if (random.NextDouble() < 0.8) x = Jitter(x, random);
-            if (random.NextDouble() < 0.2) x = Gray(x).expand(-1, 3, -1, -1);
+            if (random.NextDouble() < 0.8) x = Jitter(x, gray, random);
+            if (random.NextDouble() < 0.2) x = Gray(x, gray).expand(-1, 3, -1, -1);
             if (random.NextDouble() < 0.5) x = Blur(x, size, random);
             views[i] = ScalarSafe.ClampInPlace(x.contiguous(), 0, 1);
         }
@@ -60,14 +61,25 @@ internal sealed class ViewAugmenter
         return F.interpolate(crop, [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
     }
 
-    private static Tensor Gray(Tensor x)
+    private static Tensor Gray(Tensor x, Tensor weights) => (x * weights).sum(1, keepdim: true);
+
+    private (Tensor Mean, Tensor Std, Tensor Gray) Constants(Tensor like)
     {
-        var weights = tensor(new float[] { 0.299f, 0.587f, 0.114f }, new long[] { 1, 3, 1, 1 }).to(x.dtype, x.device);
-        return (x * weights).sum(1, keepdim: true);
+        var key = (like.device_type, like.device_index, like.dtype);
+        lock (_constants)
+        {
+            if (!_constants.TryGetValue(key, out var constants))
+            {
+                Tensor Upload(float[] values) => tensor(values, new long[] { 1, 3, 1, 1 }, ScalarType.Float32, like.device).to(like.dtype).DetachFromDisposeScope();
+                constants = (Upload(_mean), Upload(_std), Upload([0.299f, 0.587f, 0.114f]));
+                _constants[key] = constants;
+            }
+            return constants;
+        }
     }
 
     /// <summary>Brightness, contrast and saturation factors in [0.6, 1.4], in random order as torchvision.</summary>
-    private static Tensor Jitter(Tensor x, Random random)
+    private static Tensor Jitter(Tensor x, Tensor gray, Random random)
     {
         foreach (int op in new[] { 0, 1, 2 }.OrderBy(_ => random.Next()))
         {
@@ -75,8 +87,8 @@ internal sealed class ViewAugmenter
             x = op switch
             {
                 0 => ScalarSafe.Mul(x, factor),
-                1 => Blend(x, Gray(x).mean([1, 2, 3], keepdim: true), factor),
-                _ => Blend(x, Gray(x), factor),
+                1 => Blend(x, Gray(x, gray).mean([1, 2, 3], keepdim: true), factor),
+                _ => Blend(x, Gray(x, gray), factor),
             };
             x = ScalarSafe.ClampInPlace(x.contiguous(), 0, 1);
         }
@@ -91,12 +103,13 @@ internal sealed class ViewAugmenter
     {
         double sigma = (0.1 + 1.9 * random.NextDouble()) * size / 224.0 * 2;
         int k = Math.Max(3, (size / 10) | 1);
-        var offsets = Enumerable.Range(0, k).Select(i => i - k / 2).ToArray();
-        var g = offsets.Select(o => Math.Exp(-o * o / (2 * Math.Max(sigma, 1e-3) * Math.Max(sigma, 1e-3)))).ToArray();
-        double total = g.Sum();
-        var kernel1d = g.Select(v => (float)(v / total)).ToArray();
-        var horizontal = tensor(kernel1d, new long[] { 1, 1, 1, k }).to(x.dtype, x.device).expand(3, 1, 1, k).contiguous();
-        var vertical = tensor(kernel1d, new long[] { 1, 1, k, 1 }).to(x.dtype, x.device).expand(3, 1, k, 1).contiguous();
+        double s = Math.Max(sigma, 1e-3);
+        // exp(−o² / 2σ²) for offsets o = −⌊k/2⌋ … on the device (in float64, as the host formula was), normalised.
+        var offsets = ScalarSafe.Arange(-(k / 2), k - k / 2, ScalarType.Float64, x.device);
+        var g = ScalarSafe.Div(offsets * offsets, -(2 * s * s)).exp();
+        var kernel1d = (g / g.sum()).to(ScalarType.Float32).to(x.dtype);
+        var horizontal = kernel1d.view(1, 1, 1, k).expand(3, 1, 1, k).contiguous();
+        var vertical = kernel1d.view(1, 1, k, 1).expand(3, 1, k, 1).contiguous();
         var padded = F.pad(x, new long[] { k / 2, k / 2, 0, 0 }, PaddingModes.Reflect);
         var y = F.conv2d(padded, horizontal, groups: 3);
         y = F.pad(y, new long[] { 0, 0, k / 2, k / 2 }, PaddingModes.Reflect);

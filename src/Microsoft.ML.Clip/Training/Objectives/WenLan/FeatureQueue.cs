@@ -14,6 +14,7 @@ internal sealed class FeatureQueue : IDisposable
 {
     private readonly Tensor _features;
     private readonly Tensor _pointer; // 0-dim int64: the row the next batch is written to (a tensor so it checkpoints)
+    private long _position;           // the same on the host, so that a step never reads the device to find it
 
     /// <summary>A queue of <paramref name="size"/> random unit vectors of width <paramref name="dim"/>, as MoCo
     /// initializes it: the first steps then see random negatives rather than zeros.</summary>
@@ -36,7 +37,7 @@ internal sealed class FeatureQueue : IDisposable
     public long Size => _features.shape[0];
 
     /// <summary>The row the next batch is written to.</summary>
-    public long Pointer => _pointer.item<long>();
+    public long Pointer => _position;
 
     /// <summary>Throws unless batches of <paramref name="batchSize"/> tile the queue exactly.</summary>
     public void CheckBatchSize(long batchSize)
@@ -55,9 +56,10 @@ internal sealed class FeatureQueue : IDisposable
         CheckBatchSize(n);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        long start = Pointer;
+        long start = _position;
         _features.narrow(0, start, n).copy_(keys.detach().to(ScalarType.Float32));
-        using var next = ((start + n) % Size).ToScalar(); // explicit Scalar: see ScalarSafe
+        _position = (start + n) % Size;
+        using var next = _position.ToScalar(); // explicit Scalar: see ScalarSafe
         _pointer.fill_(next);
     }
 
@@ -69,6 +71,7 @@ internal sealed class FeatureQueue : IDisposable
         using var noGrad = no_grad();
         _features.copy_(features);
         _pointer.copy_(pointer.reshape());
+        _position = pointer.item<long>();
     }
 
     /// <inheritdoc/>

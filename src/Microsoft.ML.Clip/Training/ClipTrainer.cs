@@ -130,7 +130,12 @@ public sealed class ClipTrainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         var model = PrepareStep(batch);
+        try { return StepCore(model, batch, agreement); }
+        finally { EndStep(batch); }
+    }
 
+    private TrainingStepResult StepCore(ClipModel model, TrainingBatch batch, StepAgreement? agreement)
+    {
         double loss;
         // Every tensor wrapper made during the step (gradients fetched with .grad included) belongs to this
         // scope, which keeps it reachable until the step ends: see ScalarSafe for why that matters.
@@ -176,12 +181,16 @@ public sealed class ClipTrainer : IDisposable
     internal (double Loss, Dictionary<string, Tensor> Gradients) LossAndGradients(TrainingBatch batch)
     {
         var model = PrepareStep(batch);
-        using var scope = NewDisposeScope();
-        ZeroGradients();
-        double loss = ForwardBackward(model, batch);
-        var gradients = CollectGradients().ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
-        ZeroGradients();
-        return (loss, gradients);
+        try
+        {
+            using var scope = NewDisposeScope();
+            ZeroGradients();
+            double loss = ForwardBackward(model, batch);
+            var gradients = CollectGradients().ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
+            ZeroGradients();
+            return (loss, gradients);
+        }
+        finally { EndStep(batch); }
     }
 
     /// <summary>
@@ -193,9 +202,16 @@ public sealed class ClipTrainer : IDisposable
         var model = _working ?? _master;
         model.train();
         _frozen.SetEvalModes(model);
-        _lockedFeatures?.BeginStep();
+        _lockedFeatures?.ForgetStep();
         batch.Locked = _lockedFeatures;
         return model;
+    }
+
+    /// <summary>Frees the step's locked-tower features and detaches them from the caller's batch.</summary>
+    private void EndStep(TrainingBatch batch)
+    {
+        batch.Locked = null;
+        _lockedFeatures?.ForgetStep();
     }
 
     /// <summary>Forward and backward over the batch, in micro-batches when configured; returns the batch loss.</summary>

@@ -49,8 +49,8 @@ internal sealed class LockedTowerFeatures : IDisposable
 
     private long Sum(Func<Tower, long> count) => (_image is null ? 0 : count(_image)) + (_text is null ? 0 : count(_text));
 
-    /// <summary>Forgets the previous step's features (not the cross-step cache).</summary>
-    public void BeginStep()
+    /// <summary>Forgets the current step's features (not the cross-step cache); called when a step begins and ends.</summary>
+    public void ForgetStep()
     {
         _image?.ForgetStep();
         _text?.ForgetStep();

@@ -149,12 +149,20 @@ public class TowerLockTests
         using var batch = RandomBatch(Vit, 8, 30);
         var (l1, g1) = full.LossAndGradients(batch);
         var (l2, g2) = lit.LossAndGradients(batch);
-        // Same kernels on the same inputs in the same order: bit-identical.
-        Assert.Equal(l1, l2);
+        // The same kernels on the same inputs, but libtorch's GEMMs split their sums over the threads free at the time
+        // (this machine is shared), so values may differ at fp32 rounding: ~1e-7 relative per product, a few ulps of the
+        // loss (~3). 1e-6 relative allows that; features of another row, or a locked tower in the wrong mode, move the
+        // loss by tenths.
+        Approx.Equal(l1, l2, atol: 0, rtol: 1e-6, "loss with the image tower locked");
         Assert.DoesNotContain(g2.Keys, k => k.StartsWith("visual.", StringComparison.Ordinal));
         Assert.Equal(g1.Keys.Where(k => !k.StartsWith("visual.", StringComparison.Ordinal)).Order(), g2.Keys.Order());
         foreach (var (name, g) in g2)
-            Assert.True(Same(g, g1[name]), $"gradient of {name} differs");
+        {
+            // Weight gradients are batch sums with cancellation: rounding relative to the tensor's largest entry (1e-5 of
+            // it, as in the accumulation test) plus 1e-4 of the entry; a wrong feature or a dropped term misses by far more.
+            double scale = g1[name].abs().max().item<float>();
+            Assert.True(g.allclose(g1[name], rtol: 1e-4, atol: 1e-5 * scale + 1e-9), $"gradient of {name} differs");
+        }
     }
 
     [Fact]

@@ -87,7 +87,8 @@ internal sealed class GradientBuckets : IDisposable
     {
         long values = _buckets.Sum(b => b.Buffer.shape[0]);
         int tensors = _buckets.Sum(b => b.Slots.Count);
-        int names = _buckets.SelectMany(b => b.Slots).Aggregate(17, (h, slot) => HashCode.Combine(h, StableHash(slot.Name), slot.Length));
+        // Not HashCode.Combine: its seed differs per process.
+        int names = _buckets.SelectMany(b => b.Slots).Aggregate(17, (h, slot) => unchecked((h * 31 + StableHash(slot.Name)) * 31 + (int)slot.Length));
         var all = new int[4 * _group.Size];
         _group.AllGather([(int)values, (int)(values >> 32), tensors, names], all);
         var layouts = Enumerable.Range(0, _group.Size).Select(r => (Values: (long)(uint)all[4 * r] | ((long)all[4 * r + 1] << 32), Tensors: all[4 * r + 2], Names: all[4 * r + 3])).ToArray();

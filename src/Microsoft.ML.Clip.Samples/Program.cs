@@ -12,6 +12,7 @@ public static class Program
         ["shapes"] = ("Pretrains a small CLIP on the built-in shapes data; zero-shot, retrieval and linear-probe figures; plot; save/reload.", ShapesSample.Run),
         ["fashion-mnist"] = ("Real data: pretrains on Fashion-MNIST (dataset-fashion-mnist package); zero-shot, linear probe and raw-pixel baseline on the test set.", FashionMnistSample.Run),
         ["sorted-manifest"] = ("Real data order: Fashion-MNIST as PNG files with a class-sorted and a shuffled manifest; ClipPretrain on each; held-out zero-shot and retrieval.", SortedManifestSample.Run),
+        ["finetune"] = ("Fine-tuning without forgetting: pretrain on half the shapes, fine-tune on the other half (all weights, LiT, WiSE-FT); zero-shot on both.", FineTuneSample.Run),
         ["manifest"] = ("Reads a CSV manifest (image path, caption) with a DataFrame into LoadRawImageBytes + ClipPretrain; retrieval on held-out pairs.", ManifestSample.Run),
         ["persistence"] = ("Saves a pipeline holding a TorchSharp tensor stage with Model.Save, reloads it and scores again.", PersistenceSample.Run),
         ["doctor"] = ("Prints CPU, libtorch and bf16 facts and checks every tower/loss operation (fp32, bf16) against float64; exit 1 names a failing one.", DoctorCommand.Run),

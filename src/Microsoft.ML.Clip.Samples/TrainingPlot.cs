@@ -75,7 +75,7 @@ internal static class TrainingPlot
     }
 
     /// <summary>A sans-serif font file when the system has one (SkiaSharp's Linux build has no font discovery).</summary>
-    private static SKTypeface FindTypeface()
+    internal static SKTypeface FindTypeface()
     {
         foreach (var candidate in new[] { "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf", "/Library/Fonts/Arial.ttf", @"C:\Windows\Fonts\arial.ttf" })
             if (File.Exists(candidate) && SKTypeface.FromFile(candidate) is SKTypeface typeface)

@@ -115,6 +115,43 @@ public sealed class ClipModelBundle
     }
 
     /// <summary>
+    /// A weight-space ensemble (WiSE-FT) of two bundles of one architecture: the model's every parameter and buffer is
+    /// <c>(1 − alpha)·first + alpha·second</c> (see <see cref="WeightInterpolation"/> for BatchNorm statistics), with
+    /// <paramref name="second"/>'s tokenizer, preprocessing, scoring and inference dtype. Typically
+    /// <paramref name="first"/> is a pretrained model and <paramref name="second"/> that model fine-tuned
+    /// (<c>ClipPretrainOptions.InitialModel</c>); α = 0 and 1 give the endpoints exactly.
+    /// </summary>
+    /// <exception cref="ArgumentException">The architectures, tokenizers, preprocessing or scorings differ (the message says where).</exception>
+    public static ClipModelBundle Interpolate(ClipModelBundle first, ClipModelBundle second, double alpha)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        if (first.Scoring.Name != second.Scoring.Name)
+            throw new ArgumentException($"Cannot interpolate models that score differently ('{first.Scoring.Name}' and '{second.Scoring.Name}').");
+        if (!SamePreprocessing(first.Preprocessing, second.Preprocessing))
+            throw new ArgumentException("Cannot interpolate models with different image preprocessing (size, resize mode, mean or std).");
+        if (!ReferenceEquals(first.Tokenizer, second.Tokenizer) && !SameTokenizer(first.Tokenizer, second.Tokenizer))
+            throw new ArgumentException("Cannot interpolate models with different tokenizers: the same token id would mean different text.");
+        var model = WeightInterpolation.Interpolate(first.Model, second.Model, alpha);
+        return new ClipModelBundle(model, second.Tokenizer, second.Preprocessing, second.InferenceDType) { Scoring = second.Scoring };
+    }
+
+    private static bool SamePreprocessing(ImagePreprocessingOptions a, ImagePreprocessingOptions b) =>
+        a.ImageSize == b.ImageSize && a.ResizeMode == b.ResizeMode && a.Mean.SequenceEqual(b.Mean) && a.Std.SequenceEqual(b.Std);
+
+    private static bool SameTokenizer(ClipTokenizer a, ClipTokenizer b)
+    {
+        static byte[] Bytes(ClipTokenizer t)
+        {
+            using var vocab = new MemoryStream();
+            using var merges = new MemoryStream();
+            t.Save(vocab, merges);
+            return [.. vocab.ToArray(), 0, .. merges.ToArray()];
+        }
+        return a.VocabularySize == b.VocabularySize && Bytes(a).AsSpan().SequenceEqual(Bytes(b));
+    }
+
+    /// <summary>
     /// The model to score with: the float32 model itself, or a bf16 copy made once (open_clip's low-precision
     /// conversion) when <see cref="InferenceDType"/> is BFloat16.
     /// </summary>

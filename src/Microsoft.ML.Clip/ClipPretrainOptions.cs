@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Tokenization;
@@ -73,6 +75,31 @@ public sealed class ClipPretrainOptions
 
     /// <summary>A separate validation set with the same columns.</summary>
     public IDataView? ValidationData { get; set; }
+
+    /// <summary>
+    /// Labelled image sets whose zero-shot accuracy is measured after every epoch (and every
+    /// <see cref="ZeroShotEverySteps"/> steps) with the weights of that moment, by the library's zero-shot stage: logged
+    /// on ML.NET's channel, sent to <see cref="Progress"/> and kept in <see cref="ClipTrainingReport.ZeroShot"/>. Watch a
+    /// set from the domain you fine-tune on and one from the domains the initial model should not forget.
+    /// </summary>
+    public IList<ClipZeroShotEvaluationSet> ZeroShotEvaluations { get; set; } = [];
+
+    /// <summary>Also measure the zero-shot sets every this many optimizer steps (0: after every epoch only).</summary>
+    public int ZeroShotEverySteps { get; set; }
+
+    /// <summary>
+    /// Return the weights of the evaluation with the best mean zero-shot accuracy over <see cref="ZeroShotEvaluations"/>
+    /// rather than the last ones (also written to <c>best-zero-shot.safetensors</c> in <see cref="CheckpointDirectory"/>,
+    /// where a resumed run finds them); the step is in <see cref="ClipTrainingReport.BestZeroShot"/>.
+    /// </summary>
+    public bool KeepBestByZeroShot { get; set; }
+
+    /// <summary>
+    /// Return a weight-space ensemble of <see cref="InitialModel"/> and the fine-tuned weights (WiSE-FT) rather than the
+    /// fine-tuned weights, with α chosen on the watched zero-shot sets or the validation pairs when several are given.
+    /// Null (default): the fine-tuned weights. Needs <see cref="InitialModel"/>.
+    /// </summary>
+    public ClipWeightEnsembleOptions? WeightEnsemble { get; set; }
 
     /// <summary>
     /// Read the training rows in a fresh random order every epoch (seeded by <see cref="Seed"/> and the epoch), the
@@ -155,5 +182,20 @@ public sealed class ClipPretrainOptions
         if (InitialModel is null && Architecture is null)
             throw new ArgumentException("Training from scratch needs an architecture: set Architecture (e.g. ClipPresets.Tiny) or start from InitialModel.", nameof(Architecture));
         Trainer.Validate();
+        if (ZeroShotEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(ZeroShotEverySteps), ZeroShotEverySteps, "Cannot be negative.");
+        bool watched = ZeroShotEvaluations is { Count: > 0 };
+        if (KeepBestByZeroShot && !watched)
+            throw new ArgumentException("KeepBestByZeroShot needs at least one set in ZeroShotEvaluations.", nameof(KeepBestByZeroShot));
+        if (WeightEnsemble is { } ensemble)
+        {
+            if (InitialModel is null)
+                throw new ArgumentException("WeightEnsemble interpolates the fine-tuned weights with InitialModel's; set InitialModel.", nameof(WeightEnsemble));
+            if (ensemble.Alphas is not { Count: > 0 } || ensemble.Alphas.Any(a => !double.IsFinite(a)))
+                throw new ArgumentException("WeightEnsemble.Alphas needs at least one finite α.", nameof(WeightEnsemble));
+            if (ensemble.Alphas.Count > 1 && ensemble.SelectBy == ClipEnsembleSelection.ZeroShot && !watched)
+                throw new ArgumentException("Choosing α by zero-shot accuracy needs at least one set in ZeroShotEvaluations.", nameof(WeightEnsemble));
+            if (ensemble.Alphas.Count > 1 && ensemble.SelectBy == ClipEnsembleSelection.ValidationRetrieval && ValidationData is null && ValidationFraction == 0)
+                throw new ArgumentException("Choosing α by validation retrieval needs ValidationData or a ValidationFraction above 0.", nameof(WeightEnsemble));
+        }
     }
 }

@@ -19,6 +19,7 @@ public static class Program
         {
             ("embedding", () => EmbeddingBenchmark.Run()),
             ("training", () => TrainingBenchmark.Run()),
+            ("locked-towers", () => LockedTowerBenchmark.Run()),
             ("objectives", () => ObjectivesBenchmark.Run()),
             ("pipeline", () => PipelineBenchmark.Run()),
             ("data-parallel", () => DataParallelBenchmark.Run()),

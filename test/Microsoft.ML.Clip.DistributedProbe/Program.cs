@@ -1,5 +1,5 @@
 // Usage: DistributedProbe <mode> key=value ...
-//   trainer  out=DIR steps=N batch=G [objective=clip|siglip|wenlan] [micro=M] [precision=bf16] [fail=WHERE:RANK:STEP]
+//   trainer  out=DIR steps=N batch=G [objective=clip|siglip|wenlan] [micro=M] [precision=bf16] [lock=image|text-but-last] [fail=WHERE:RANK:STEP]
 //            TrainingRun on deterministic tensors: with P processes, rank r trains on rows [r·G/P, (r+1)·G/P) of every
 //            global batch. Every rank writes DIR/rank<r>.txt (one "step loss gradient-norm checksum" line per step); rank 0 writes
 //            DIR/weights.safetensors. fail= makes rank RANK throw at step STEP in WHERE (encode or loss).
@@ -77,6 +77,12 @@ void Trainer()
     manual_seed(7);
     using var model = new ClipModel(config, CPU);
     var options = new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 1, Precision = precision, MicroBatchSize = settings.ContainsKey("micro") ? GetInt("micro", 0) : null };
+    options = Get("lock", "none") switch
+    {
+        "image" => options with { ImageTowerLock = TowerLock.Full },
+        "text-but-last" => options with { TextTowerLock = TowerLock.AllButLast(1) },
+        _ => options,
+    };
     using var log = new StreamWriter(Path.Combine(outDir, $"rank{rank}.txt"));
     // One epoch of `steps` global batches through the same TrainingRun as ClipPretrain; each process keeps its rows.
     var source = new FunctionBatchSource((long)steps * batch, (_, step) =>

@@ -5,6 +5,7 @@ using Microsoft.ML.Clip.Distributed;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Distributed;
+using Microsoft.ML.Clip.Training.Locking;
 using Microsoft.ML.Clip.Training.Objectives;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,6 +39,9 @@ public sealed class ClipTrainer : IDisposable
     private readonly List<(string Name, Parameter Master, Parameter Working)> _pairs;
     private readonly ProcessGroup? _group;
     private readonly DataParallelStep? _parallel;
+    private readonly List<Parameter> _lockedHere;   // what the options' tower locks locked, released on Dispose
+    private readonly FrozenParts _frozen;
+    private readonly LockedTowerFeatures? _lockedFeatures;
 
     /// <summary>Prepares training of <paramref name="model"/> (float32 weights; it is updated in place).</summary>
     /// <param name="model">The model, float32.</param>
@@ -63,6 +67,9 @@ public sealed class ClipTrainer : IDisposable
         _options = options;
         Schedule = new LearningRateSchedule(options.LearningRate, Math.Min(options.WarmupSteps, Math.Max(1, totalSteps)), Math.Max(1, totalSteps));
 
+        // Locks first: the objective's copies (momentum encoders, teachers) and the optimizer see what is locked.
+        _lockedHere = TowerLocking.Apply(model, options.ImageTowerLock, options.TextTowerLock);
+        _frozen = FrozenParts.Of(model);
         objective.Initialize(model, model.Device);
         var named = model.named_parameters().Select(p => (p.name, p.parameter))
             .Concat(objective.ExtraParameters().Select(p => ($"objective.{p.Name}", p.Parameter)));
@@ -73,7 +80,8 @@ public sealed class ClipTrainer : IDisposable
         {
             _working = new ClipModel(model.Config, model.Device, ScalarType.BFloat16);
             _pairs = model.named_parameters().Zip(_working.named_parameters(), (m, w) => (m.name, m.parameter, w.parameter)).ToList();
-            CopyMasterToWorking();
+            foreach (var (_, master, working) in _pairs) working.requires_grad = master.requires_grad;
+            CopyMasterToWorking(includeLocked: true);
         }
         else
         {
@@ -81,6 +89,7 @@ public sealed class ClipTrainer : IDisposable
         }
         (_working ?? _master).CheckpointActivations(
             options.ActivationCheckpointing.HasFlag(CheckpointedTowers.Image), options.ActivationCheckpointing.HasFlag(CheckpointedTowers.Text));
+        _lockedFeatures = _frozen.Any ? LockedTowerFeatures.Create(model, _frozen, options.CacheLockedTowerFeatures) : null;
         if (processGroup is { Size: > 1 })
         {
             _group = processGroup;
@@ -103,6 +112,12 @@ public sealed class ClipTrainer : IDisposable
     /// <summary>Optimizer steps taken.</summary>
     public long StepCount => _optimizer.StepCount;
 
+    /// <summary>Parameters the optimizer updates (those not locked), in elements.</summary>
+    public long TrainableParameterCount => _optimizer.Parameters.Sum(p => p.Parameter.numel());
+
+    /// <summary>The features of fully locked towers (cache counts), or null when no tower is fully locked.</summary>
+    internal LockedTowerFeatures? LockedFeatures => _lockedFeatures;
+
     /// <summary>
     /// Performs one optimizer step on <paramref name="batch"/> (on the model's device). In data-parallel training the
     /// batch is this process's share of the global batch, and the processes agree on their shares first.
@@ -116,9 +131,13 @@ public sealed class ClipTrainer : IDisposable
     internal TrainingStepResult Step(TrainingBatch batch, StepAgreement? agreement)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var model = _working ?? _master;
-        model.train();
+        var model = PrepareStep(batch);
+        try { return StepCore(model, batch, agreement); }
+        finally { EndStep(batch); }
+    }
 
+    private TrainingStepResult StepCore(ClipModel model, TrainingBatch batch, StepAgreement? agreement)
+    {
         // Every tensor wrapper made during the step (gradients fetched with .grad included) belongs to this
         // scope, which keeps it reachable until the step ends: see ScalarSafe for why that matters.
         using (var scope = NewDisposeScope())
@@ -158,7 +177,7 @@ public sealed class ClipTrainer : IDisposable
             _optimizer.Step(lr, gradients);
             using (no_grad())
                 ScalarSafe.ClampInPlace(_master.LogitScale, 0, _options.MaxLogitScale);
-            if (_working is not null) CopyMasterToWorking();
+            if (_working is not null) CopyMasterToWorking(includeLocked: false);
             _objective.AfterStep(model, null);
             // The second and last read: the temperature after the update, for the log.
             return new TrainingStepResult(_optimizer.StepCount, loss, norm, lr, Temperature(), Skipped: false);
@@ -168,14 +187,38 @@ public sealed class ClipTrainer : IDisposable
     /// <summary>The batch loss and its gradients (fp32 copies) without updating anything: for tests and diagnostics.</summary>
     internal (double Loss, Dictionary<string, Tensor> Gradients) LossAndGradients(TrainingBatch batch)
     {
+        var model = PrepareStep(batch);
+        try
+        {
+            using var scope = NewDisposeScope();
+            ZeroGradients();
+            double loss = HostTransfer.Read(ForwardBackward(model, batch))[0];
+            var gradients = CollectGradients().ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
+            ZeroGradients();
+            return (loss, gradients);
+        }
+        finally { EndStep(batch); }
+    }
+
+    /// <summary>
+    /// The model a step computes with, in training mode but for its locked modules (eval mode: BatchNorm statistics
+    /// unchanged); the batch gets the locked towers' features.
+    /// </summary>
+    private ClipModel PrepareStep(TrainingBatch batch)
+    {
         var model = _working ?? _master;
         model.train();
-        using var scope = NewDisposeScope();
-        ZeroGradients();
-        double loss = HostTransfer.Read(ForwardBackward(model, batch))[0];
-        var gradients = CollectGradients().ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
-        ZeroGradients();
-        return (loss, gradients);
+        _frozen.SetEvalModes(model);
+        _lockedFeatures?.ForgetStep();
+        batch.Locked = _lockedFeatures;
+        return model;
+    }
+
+    /// <summary>Frees the step's locked-tower features and detaches them from the caller's batch.</summary>
+    private void EndStep(TrainingBatch batch)
+    {
+        batch.Locked = null;
+        _lockedFeatures?.ForgetStep();
     }
 
     /// <summary>
@@ -227,7 +270,7 @@ public sealed class ClipTrainer : IDisposable
     {
         if (_working is null)
             return _optimizer.Parameters.Select(p => (p.Name, p.Parameter)).ToList();
-        return _pairs.Select(p => (p.Name, p.Working))
+        return _pairs.Where(p => p.Master.requires_grad).Select(p => (p.Name, p.Working))
             .Concat(_optimizer.Parameters.Where(p => p.Name.StartsWith("objective.", StringComparison.Ordinal)).Select(p => (p.Name, p.Parameter)))
             .ToList();
     }
@@ -246,7 +289,7 @@ public sealed class ClipTrainer : IDisposable
     /// </summary>
     public void MasterWeightsChanged()
     {
-        if (_working is not null) CopyMasterToWorking();
+        if (_working is not null) CopyMasterToWorking(includeLocked: true);
     }
 
     /// <summary>The sum of squares of all gradients (fp32, 0-dim, on their device; the caller's scope owns it).</summary>
@@ -263,11 +306,13 @@ public sealed class ClipTrainer : IDisposable
             foreach (var (_, _, working) in _pairs) working.grad?.zero_();
     }
 
-    private void CopyMasterToWorking()
+    /// <summary>Refreshes the bf16 working copy; locked parameters only when asked (they do not change between steps).</summary>
+    private void CopyMasterToWorking(bool includeLocked)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        foreach (var (_, master, working) in _pairs) working.copy_(master);
+        foreach (var (_, master, working) in _pairs)
+            if (includeLocked || master.requires_grad) working.copy_(master);
     }
 
     private double Temperature()
@@ -282,5 +327,8 @@ public sealed class ClipTrainer : IDisposable
     {
         _parallel?.Dispose();
         _working?.Dispose();
+        _lockedFeatures?.Dispose();
+        foreach (var p in _lockedHere) p.requires_grad = true;
+        _lockedHere.Clear();
     }
 }

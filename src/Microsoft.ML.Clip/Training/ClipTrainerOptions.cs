@@ -51,6 +51,22 @@ public sealed record ClipTrainerOptions
     /// <summary>When a step's loss or gradient is NaN or infinite: false (default) stops with an error, true skips the step.</summary>
     public bool SkipNonFiniteSteps { get; init; }
 
+    /// <summary>
+    /// Parameters of the image tower that stay fixed (<see cref="TowerLock.Full"/>: LiT's locked image tower); null: the
+    /// tower trains. Locked parameters get no gradient, optimizer state or weight decay, and their modules run in eval mode.
+    /// </summary>
+    public TowerLock? ImageTowerLock { get; init; }
+
+    /// <summary>Parameters of the text tower that stay fixed; null: the tower trains. See <see cref="ImageTowerLock"/>.</summary>
+    public TowerLock? TextTowerLock { get; init; }
+
+    /// <summary>
+    /// Keep the features of a fully locked tower across epochs, by row id (sources that give ids: ClipPretrain's), and
+    /// reuse them while a row's input is unchanged (checked by a fingerprint of its pixels or token ids). Costs
+    /// 4 × embedding width bytes per training row and tower; a LiT epoch after the first then runs only the trained tower.
+    /// </summary>
+    public bool CacheLockedTowerFeatures { get; init; }
+
     /// <summary>Checks the values; the message names the setting.</summary>
     public void Validate()
     {
@@ -64,5 +80,7 @@ public sealed record ClipTrainerOptions
         if ((ActivationCheckpointing & ~CheckpointedTowers.Both) != 0)
             throw new ArgumentOutOfRangeException(nameof(ActivationCheckpointing), ActivationCheckpointing, "Unknown tower.");
         if (MicroBatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(MicroBatchSize), MicroBatchSize, "The micro-batch size must be at least 1.");
+        ImageTowerLock?.Validate(nameof(ImageTowerLock));
+        TextTowerLock?.Validate(nameof(TextTowerLock));
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 
 namespace Microsoft.ML.Clip.Training;
 
@@ -12,4 +13,8 @@ namespace Microsoft.ML.Clip.Training;
 /// <param name="ValidationRecallAt1">Mean of image→text and text→image Recall@1 on the validation set, when this report follows a validation.</param>
 /// <param name="Elapsed">Time since the run started.</param>
 public sealed record ClipTrainingProgress(int Epoch, int Epochs, long Step, long TotalSteps, double Loss, double LearningRate,
-    double? ValidationRecallAt1, TimeSpan Elapsed);
+    double? ValidationRecallAt1, TimeSpan Elapsed)
+{
+    /// <summary>Zero-shot accuracy of each watched evaluation set by name, when this report follows a zero-shot evaluation; else null.</summary>
+    public IReadOnlyDictionary<string, double>? ZeroShotAccuracy { get; init; }
+}

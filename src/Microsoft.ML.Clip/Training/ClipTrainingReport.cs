@@ -11,6 +11,28 @@ public sealed class ClipTrainingReport
     /// <summary>Validation retrieval after each epoch (empty without a validation set).</summary>
     public List<(int Epoch, long Step, double ImageToTextRecallAt1, double TextToImageRecallAt1, double MeanRecallAt5)> Validation { get; } = [];
 
+    /// <summary>
+    /// Zero-shot accuracy of every watched evaluation set (<c>ClipPretrainOptions.ZeroShotEvaluations</c>) after each
+    /// epoch and every <c>ZeroShotEverySteps</c> steps, by set name; empty when none are watched.
+    /// </summary>
+    public List<(int Epoch, long Step, string Set, double Accuracy)> ZeroShot { get; } = [];
+
+    /// <summary>
+    /// With <c>KeepBestByZeroShot</c>: the step whose weights had the best mean zero-shot accuracy over the watched sets
+    /// and that accuracy (the returned model has those weights); null otherwise.
+    /// </summary>
+    public (long Step, double MeanAccuracy)? BestZeroShot { get; internal set; }
+
+    /// <summary>
+    /// With <c>ClipPretrainOptions.WeightEnsemble</c>: each α tried for <c>(1 − α)·initial + α·fine-tuned</c> and its
+    /// selection score (mean watched zero-shot accuracy or mean validation Recall@1; NaN when only one α was given and
+    /// nothing had to be chosen); empty otherwise.
+    /// </summary>
+    public List<(double Alpha, double Score)> WeightEnsemble { get; } = [];
+
+    /// <summary>The α of the returned weight-space ensemble, or null when no ensemble was asked for.</summary>
+    public double? ChosenAlpha { get; internal set; }
+
     /// <summary>Optimizer steps taken in total (including those of a resumed checkpoint).</summary>
     public long Steps { get; internal set; }
 

@@ -27,6 +27,7 @@ public sealed class TrainingRun
     private readonly ClipTrainingReport _report;
     private ClipTrainer? _trainer;
     private TrainingCheckpoints? _checkpoints;
+    private BestWeights? _best;
     private long _batchesPerEpoch;
 
     /// <summary>Prepares a run; nothing is read or trained until <see cref="Run"/>.</summary>
@@ -87,7 +88,11 @@ public sealed class TrainingRun
              (ProcessCount > 1 ? $" ({ProcessCount} processes × {LocalBatchSize})" : "") + $", {_options.Epochs} epochs = {TotalSteps:N0} steps, " +
              $"{_model.parameters().Sum(p => p.numel()) / 1e6:F1} M parameters, {_options.Trainer.Precision}, device {_model.Device}.");
         using (_trainer = new ClipTrainer(_model, _objective, _options.Trainer, TotalSteps, _group))
+        using (_best = _options.KeepBestByZeroShot ? new BestWeights(IsMain ? _options.CheckpointDirectory : null) : null)
         {
+            long trainable = _trainer.TrainableParameterCount, all = _model.parameters().Sum(p => p.numel()) + _objective.ExtraParameters().Sum(p => p.Parameter.numel());
+            if (trainable < all)
+                Info($"Locked: {(all - trainable) / 1e6:F2} M parameters; {trainable / 1e6:F2} M trained.");
             var start = Restore();
             for (int epoch = start.Epoch; epoch < _options.Epochs; epoch++)
             {
@@ -96,8 +101,13 @@ public sealed class TrainingRun
                 if (_group is { } job)
                     TrainingStateSync.VerifyIdentical(job, _model);
                 SaveCheckpoint(epoch + 1, 0);
-                if (IsMain) Validate(epoch);
+                if (IsMain)
+                {
+                    Validate(epoch);
+                    WatchZeroShot(epoch);
+                }
             }
+            if (_best is not null) RestoreBest();
             _report.Steps = _trainer.StepCount;
         }
         _report.SkippedRows = source.SkippedRows;
@@ -200,6 +210,8 @@ public sealed class TrainingRun
                 epoch + 1, _options.Epochs, step, TotalSteps, result.Loss, result.LearningRate, result.Temperature, result.GradientNorm));
         if (IsMain)
             _hooks.Progress?.Report(new ClipTrainingProgress(epoch + 1, _options.Epochs, step, TotalSteps, result.Loss, result.LearningRate, null, _clock.Elapsed));
+        if (IsMain && _options.ZeroShotEverySteps > 0 && step % _options.ZeroShotEverySteps == 0 && done < _batchesPerEpoch)
+            WatchZeroShot(epoch); // the epoch's end evaluates anyway
         return true;
     }
 
@@ -207,6 +219,7 @@ public sealed class TrainingRun
     private void Validate(int epoch)
     {
         if (_hooks.Validate is not { } validate) return;
+        _model.eval(); // the next step sets training mode again
         var metrics = validate();
         long step = Step;
         _report.Validation.Add((epoch + 1, step, metrics.ImageToText.RecallAt1, metrics.TextToImage.RecallAt1,
@@ -214,6 +227,45 @@ public sealed class TrainingRun
         Info($"epoch {epoch + 1} validation ({metrics.Count} pairs): {metrics}");
         _hooks.Progress?.Report(new ClipTrainingProgress(epoch + 1, _options.Epochs, step, TotalSteps, double.NaN, 0,
             (metrics.ImageToText.RecallAt1 + metrics.TextToImage.RecallAt1) / 2, _clock.Elapsed));
+    }
+
+    /// <summary>
+    /// The zero-shot hook's accuracy of every watched set in epoch <paramref name="epoch"/>: logged, reported, recorded,
+    /// and offered to the best-weights keeper.
+    /// </summary>
+    private void WatchZeroShot(int epoch)
+    {
+        if (_hooks.EvaluateZeroShot is not { } evaluate) return;
+        _model.eval();
+        var scores = evaluate();
+        if (scores.Count == 0) return;
+        long step = Step;
+        foreach (var (set, accuracy) in scores) _report.ZeroShot.Add((epoch + 1, step, set, accuracy));
+        double mean = scores.Average(s => s.Accuracy);
+        bool best = _best?.Offer(_model, step, mean) == true;
+        Info(string.Format(CultureInfo.InvariantCulture, "epoch {0} step {1} zero-shot accuracy: {2}{3}", epoch + 1, step,
+            string.Join(", ", scores.Select(s => string.Format(CultureInfo.InvariantCulture, "{0} {1:P2}", s.Set, s.Accuracy))),
+            best ? $" (best mean so far, {mean:P2}: weights kept)" : ""));
+        _hooks.Progress?.Report(new ClipTrainingProgress(epoch + 1, _options.Epochs, step, TotalSteps, double.NaN, 0, null, _clock.Elapsed)
+        {
+            ZeroShotAccuracy = scores.ToDictionary(s => s.Set, s => s.Accuracy),
+        });
+    }
+
+    /// <summary>
+    /// Ends the run on the best zero-shot weights: the main process loads them, and in a data-parallel job sends its
+    /// state to the others, so every process returns the same model.
+    /// </summary>
+    private void RestoreBest()
+    {
+        if (IsMain && _best!.Restore(_model))
+        {
+            _report.BestZeroShot = (_best.Step!.Value, _best.Score);
+            Info(string.Format(CultureInfo.InvariantCulture, "Ending on the weights of step {0} (best mean zero-shot accuracy {1:P2}).", _best.Step, _best.Score));
+        }
+        if (_group is { } group)
+            TrainingStateSync.Broadcast(group, _model, _trainer!.Optimizer, _objective.StateDict(), new TrainingPosition(_options.Epochs, 0, Step));
+        _trainer!.MasterWeightsChanged();
     }
 
     private void SaveCheckpoint(int epoch, long batchesDone)

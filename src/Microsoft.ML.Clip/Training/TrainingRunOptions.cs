@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using Microsoft.ML.Clip.Evaluation;
 
@@ -40,6 +41,15 @@ public sealed class TrainingRunOptions
     /// </summary>
     public bool TrainShortBatches { get; init; }
 
+    /// <summary>Also evaluate zero-shot accuracy (<see cref="TrainingRunHooks.EvaluateZeroShot"/>) every this many steps (0: at epoch ends only).</summary>
+    public int ZeroShotEverySteps { get; init; }
+
+    /// <summary>
+    /// Keep the weights of the best mean zero-shot accuracy (in memory, and as <c>best-zero-shot.safetensors</c> in the
+    /// checkpoint folder) and end the run with them, on every process.
+    /// </summary>
+    public bool KeepBestByZeroShot { get; init; }
+
     /// <summary>Stops the run at the next step (after a checkpoint) with <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; init; }
 
@@ -49,6 +59,7 @@ public sealed class TrainingRunOptions
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch.");
         if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "Contrastive training needs at least 2 pairs per batch.");
         if (CheckpointEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEverySteps), CheckpointEverySteps, "Cannot be negative.");
+        if (ZeroShotEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(ZeroShotEverySteps), ZeroShotEverySteps, "Cannot be negative.");
         ArgumentNullException.ThrowIfNull(Trainer);
     }
 }
@@ -76,6 +87,13 @@ public sealed class TrainingRunHooks
     /// call (a cached inference copy must be rebuilt). Null: no validation.
     /// </summary>
     public Func<RetrievalMetrics>? Validate { get; init; }
+
+    /// <summary>
+    /// Zero-shot accuracy of the current weights on each watched evaluation set, by set name, on the main process after
+    /// each epoch and every <see cref="TrainingRunOptions.ZeroShotEverySteps"/> steps (the model is in eval mode and its
+    /// weights changed since the last call). Null: nothing watched.
+    /// </summary>
+    public Func<IReadOnlyList<(string Set, double Accuracy)>>? EvaluateZeroShot { get; init; }
 
     /// <summary>Throws <see cref="OperationCanceledException"/> to stop the run (besides the options' token), as ML.NET's host does.</summary>
     public Action? CheckAlive { get; init; }

@@ -38,6 +38,8 @@ public class DataParallelTrainingTests(ITestOutputHelper output)
     [InlineData("objective=siglip")]
     [InlineData("objective=wenlan")]   // momentum encoder and queues: the default local loss on the gathered batch
     [InlineData("micro=2")]            // micro-batches inside each process's share
+    [InlineData("lock=image")]         // LiT: the image tower's parameters are in no gradient bucket
+    [InlineData("lock=text-but-last")] // only the text tower's last block and head in the buckets
     public void TwoProcessesWithHalfBatchesReachTheWeightsOfOneProcessWithWholeBatches(string setting)
     {
         using var temp = new TempDirectory();

@@ -75,6 +75,35 @@ internal sealed class GradientBuckets : IDisposable
             _buckets[^1] = new Bucket(last.Phase, last.Slots, last.Slots.Sum(s => s.Length) + 2);
         }
         Phases = _buckets.Select(b => b.Phase).Distinct().Order().ToArray();
+        CheckSameLayout();
+    }
+
+    /// <summary>
+    /// Every rank must sum the same parameters in the same buckets (locked parameters are left out on all of them): the
+    /// ranks compare their layouts once, so a rank that locked other parameters fails here with a clear error rather
+    /// than mixing up gradients.
+    /// </summary>
+    private void CheckSameLayout()
+    {
+        long values = _buckets.Sum(b => b.Buffer.shape[0]);
+        int tensors = _buckets.Sum(b => b.Slots.Count);
+        // Not HashCode.Combine: its seed differs per process.
+        int names = _buckets.SelectMany(b => b.Slots).Aggregate(17, (h, slot) => unchecked((h * 31 + StableHash(slot.Name)) * 31 + (int)slot.Length));
+        var all = new int[4 * _group.Size];
+        _group.AllGather([(int)values, (int)(values >> 32), tensors, names], all);
+        var layouts = Enumerable.Range(0, _group.Size).Select(r => (Values: (long)(uint)all[4 * r] | ((long)all[4 * r + 1] << 32), Tensors: all[4 * r + 2], Names: all[4 * r + 3])).ToArray();
+        if (layouts.Distinct().Count() > 1)
+            throw new InvalidOperationException("The processes train different parameters (" +
+                string.Join("; ", layouts.Select((l, r) => $"rank {r}: {l.Tensors} tensors, {l.Values:N0} values")) +
+                "); every process must lock the same towers (ClipTrainerOptions.ImageTowerLock / TextTowerLock) and use the same objective.");
+    }
+
+    /// <summary>A hash of a name that is the same in every process (string.GetHashCode is randomized per process).</summary>
+    private static int StableHash(string text)
+    {
+        uint hash = 2166136261;
+        foreach (char c in text) hash = (hash ^ c) * 16777619;
+        return (int)hash;
     }
 
     /// <summary>The phases, in the order they must be started.</summary>

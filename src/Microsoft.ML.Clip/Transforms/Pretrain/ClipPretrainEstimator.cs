@@ -65,6 +65,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         if (o.ValidationData is null && o.ValidationFraction > 0)
             (train, validation) = RowIdSplitView.Split(input, o.ValidationFraction, o.Seed); // keeps the input's shuffling
 
+        var watcher = ZeroShotWatcher.Create(_host, o, bundle);
         var badRows = new BadRowLog(ch, o.SkipBadRows);
         var source = new DataViewBatchSource(_host, train, o, bundle, localBatch, processes.Shard(localBatch), badRows, processes.IsMain ? ch : null);
         var run = new TrainingRun(bundle.Model, objective, RunOptions(o), processes.Group, new TrainingRunHooks
@@ -78,6 +79,11 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
                 bundle.InvalidateInferenceCopy();
                 return Validate(bundle, validation, o, badRows);
             },
+            EvaluateZeroShot = watcher is null ? null : () =>
+            {
+                bundle.InvalidateInferenceCopy();
+                return watcher.Evaluate(bundle);
+            },
         });
         using var pch = _host.StartProgressChannel("ClipPretrain");
         pch.SetHeader(new ProgressHeader(["loss"], ["step"]), e =>
@@ -88,6 +94,9 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var report = run.Run(source);
         bundle.InvalidateInferenceCopy();
         bundle.Model.eval();
+        if (o.WeightEnsemble is { } ensemble)
+            bundle = WeightEnsemble.Choose(bundle, o.InitialModel!, ensemble, report, watcher,
+                validation is null ? null : candidate => Validate(candidate, validation, o, badRows), ch);
         report.Seconds = clock.Elapsed.TotalSeconds;
         return new ClipEmbeddingTransformer(_host, bundle, (o.ImageEmbeddingColumnName, o.ImageColumnName),
             (o.TextEmbeddingColumnName, o.TextColumnName), o.InferenceBatchSize) { TrainingReport = report };
@@ -104,6 +113,8 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         KeepCheckpoints = o.KeepCheckpoints,
         Resume = o.Resume,
         LogEverySteps = o.LogEverySteps,
+        ZeroShotEverySteps = o.ZeroShotEverySteps,
+        KeepBestByZeroShot = o.KeepBestByZeroShot,
         TrainShortBatches = o.SkipBadRows,
         CancellationToken = o.CancellationToken,
     };

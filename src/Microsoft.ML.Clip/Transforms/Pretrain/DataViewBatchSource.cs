@@ -64,7 +64,8 @@ internal sealed class DataViewBatchSource : ITrainingBatchSource
 
         public override TrainingBatch ToTensors(Device device)
         {
-            var onCpu = new TrainingBatch(batch.PixelTensor(imageSize), batch.TokenTensor(contextLength));
+            // Row ids name the records (the same in every epoch order): a locked tower's features are cached by them.
+            var onCpu = new TrainingBatch(batch.PixelTensor(imageSize), batch.TokenTensor(contextLength), batch.RowIndices[..batch.Count]);
             if (device.type == TorchSharp.DeviceType.CPU) return onCpu;
             using (onCpu) return onCpu.To(device);
         }

@@ -62,8 +62,8 @@ public sealed class EvaClipObjective : ClipObjective
         ArgumentNullException.ThrowIfNull(batch);
         return new ObjectiveFeatures(new Dictionary<string, Tensor>
         {
-            ["image"] = EncodeImage(model, batch.Pixels),
-            ["text"] = model.EncodeText(batch.Tokens, normalize: true),
+            ["image"] = EncodeImage(model, batch),
+            ["text"] = batch.TextFeatures(model),
         });
     }
 
@@ -92,10 +92,11 @@ public sealed class EvaClipObjective : ClipObjective
     /// ⌊P·(1 − p)⌋ patches per image (at least one) plus the class token, drawn independently for each image
     /// as FLIP does. The rate is the objective's, so the saved model's architecture keeps no dropout.
     /// </summary>
-    private Tensor EncodeImage(ClipModel model, Tensor pixels)
+    private Tensor EncodeImage(ClipModel model, TrainingBatch batch)
     {
         if (!model.training || Options.PatchDropout == 0)
-            return model.EncodeImage(pixels, normalize: true);
+            return batch.ImageFeatures(model);
+        var pixels = batch.Pixels;
         using var scope = NewDisposeScope();
         int patches = ((ITokenImageTower)model.Visual).PatchCount;
         int kept = Math.Max(1, (int)(patches * (1 - Options.PatchDropout)));

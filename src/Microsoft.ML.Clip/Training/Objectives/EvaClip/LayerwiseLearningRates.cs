@@ -6,19 +6,6 @@ using Microsoft.ML.Clip.Modeling;
 
 namespace Microsoft.ML.Clip.Training.Objectives.EvaClip;
 
-/// <summary>Which part of a CLIP model a parameter belongs to, for per-tower learning rates.</summary>
-internal enum ClipTower
-{
-    /// <summary>The image tower (<c>visual.*</c>).</summary>
-    Image,
-
-    /// <summary>The text tower (token and positional embeddings, <c>transformer.*</c>, <c>ln_final</c>, <c>text_projection</c>).</summary>
-    Text,
-
-    /// <summary>Neither: <c>logit_scale</c>, <c>logit_bias</c> and objective-owned parameters; they take the scheduled rate.</summary>
-    Shared,
-}
-
 /// <summary>
 /// EVA-CLIP's layer-wise learning-rate decay (from BEiT and EVA fine-tuning): within a tower of L blocks, depth
 /// 0 is the input embedding (ViT: <c>conv1</c>, <c>class_embedding</c>, <c>positional_embedding</c>,
@@ -29,14 +16,8 @@ internal enum ClipTower
 /// </summary>
 internal static class LayerwiseLearningRates
 {
-    /// <summary>The tower of a state-dict name of <see cref="ClipModel"/> (or an <c>objective.</c> parameter).</summary>
-    public static ClipTower TowerOf(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        if (name.StartsWith("visual.", StringComparison.Ordinal)) return ClipTower.Image;
-        if (name.StartsWith("logit_", StringComparison.Ordinal) || name.StartsWith("objective.", StringComparison.Ordinal)) return ClipTower.Shared;
-        return ClipTower.Text;
-    }
+    /// <summary>The tower of a state-dict name of <see cref="ClipModel"/> (or an <c>objective.</c> parameter): <see cref="ClipTowers.TowerOf"/>.</summary>
+    public static ClipTower TowerOf(string name) => ClipTowers.TowerOf(name);
 
     /// <summary>
     /// Depth of <paramref name="name"/> within its tower (0 … layers + 1), as EVA-CLIP's <c>get_num_layer_for_*</c>:

@@ -111,7 +111,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         LastKeepIndices = keep.DetachFromDisposeScope();
         using var tokens = model.EncodeImageTokens(batch.Pixels, keep, projectTokens: false);
         var image = F.normalize(tokens.Pooled.to(ScalarType.Float32), dim: -1);
-        var text = model.EncodeText(batch.Tokens, normalize: true);
+        var text = batch.TextFeatures(model);
         return new ObjectiveFeatures(new Dictionary<string, Tensor>
         {
             ["image"] = image.MoveToOuterDisposeScope(),

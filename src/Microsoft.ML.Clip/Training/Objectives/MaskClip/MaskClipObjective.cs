@@ -4,6 +4,7 @@ using System.Linq;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Losses;
 using Microsoft.ML.Clip.Torch;
+using Microsoft.ML.Clip.Training.Locking;
 using Microsoft.ML.Clip.Training.Objectives.WenLan;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -38,6 +39,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.MaskClip;
 public sealed class MaskClipObjective : ClipObjective, IDisposable
 {
     private ClipModel? _student;              // the float32 master the teacher follows
+    private FrozenParts? _locked;     // the student's locked parts: the teacher keeps them as copied
     private nn.Module<Tensor, Tensor>? _teacher;
     private DistillationHead? _head, _teacherHead;
     private Parameter? _textBias;             // tied MLM decoder bias [V]
@@ -78,6 +80,7 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
             throw new NotSupportedException($"MaskCLIP needs an image tower with patch tokens (a ViT); this model's is {model.Visual.GetType().Name}.");
         Dispose();
         _student = model;
+        _locked = FrozenParts.Of(model);
         var config = model.Config;
         _teacher = ImageTowers.Create(config.Vision, config.EmbedDim, config.QuickGelu, device, ScalarType.Float32);
         MomentumCopy.InitializeFrom(_teacher, model.Visual);
@@ -109,8 +112,8 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
         using var scope = NewDisposeScope();
         var features = new Dictionary<string, Tensor>
         {
-            ["image"] = model.EncodeImage(batch.Pixels, normalize: true),
-            ["text"] = model.EncodeText(batch.Tokens, normalize: true),
+            ["image"] = batch.ImageFeatures(model),
+            ["text"] = batch.TextFeatures(model),
         };
 
         // Masked self-distillation: the student sees a random subset of patches, the teacher the whole image.
@@ -163,7 +166,7 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
     public override void AfterStep(ClipModel model, ObjectiveFeatures? batchFeatures)
     {
         // EMA from the float32 master tower (the working model may be a bf16 copy) and from the trained head.
-        MomentumCopy.Update(Teacher, _student!.Visual, Options.TeacherMomentum);
+        MomentumCopy.Update(Teacher, _student!.Visual, Options.TeacherMomentum, name => _locked!.Contains("visual." + name));
         MomentumCopy.Update(TeacherHead, Head, Options.TeacherMomentum);
         if (_pendingTeacherMean is null) return;
         using (no_grad())

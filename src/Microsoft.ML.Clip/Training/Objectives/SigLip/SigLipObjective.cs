@@ -66,8 +66,8 @@ public sealed class SigLipObjective : ClipObjective
     /// <inheritdoc/>
     public override ObjectiveFeatures Encode(ClipModel model, TrainingBatch batch) => new(new Dictionary<string, Tensor>
     {
-        ["image"] = model.EncodeImage(batch.Pixels, normalize: true),
-        ["text"] = model.EncodeText(batch.Tokens, normalize: true),
+        ["image"] = batch.ImageFeatures(model),
+        ["text"] = batch.TextFeatures(model),
     });
 
     /// <inheritdoc/>

@@ -67,8 +67,8 @@ public sealed class SlipObjective : ClipObjective
         var random = new Random(HashCode.Combine(_options.Seed, _step));
         var features = new Dictionary<string, Tensor>
         {
-            ["image"] = model.EncodeImage(batch.Pixels, normalize: true),
-            ["text"] = model.EncodeText(batch.Tokens, normalize: true),
+            ["image"] = batch.ImageFeatures(model),
+            ["text"] = batch.TextFeatures(model),
         };
         if (_options.SelfSupervisedWeight > 0)
         {

@@ -19,20 +19,25 @@ internal static class MomentumCopy
     {
         using var scope = NewDisposeScope();
         using (no_grad())
-            foreach (var (t, s) in Pairs(target, source))
+            foreach (var (_, t, s) in Pairs(target, source))
                 t.copy_(s);
         foreach (var p in target.parameters()) p.requires_grad = false;
     }
 
-    /// <summary><c>target ← m·target + (1 − m)·source</c> for every tensor pair, in place.</summary>
-    public static void Update(nn.Module target, nn.Module source, double momentum)
+    /// <summary>
+    /// <c>target ← m·target + (1 − m)·source</c> for every tensor pair, in place, except those <paramref name="locked"/>
+    /// names (the source's locked parameters and their modules' buffers): they never change, so their copy stays exact
+    /// rather than drifting by the rounding of <c>m·x + (1 − m)·x</c>.
+    /// </summary>
+    public static void Update(nn.Module target, nn.Module source, double momentum, Func<string, bool>? locked = null)
     {
         if (momentum < 0 || momentum > 1)
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be in [0, 1].");
         using var scope = NewDisposeScope();
         using (no_grad())
-            foreach (var (t, s) in Pairs(target, source))
+            foreach (var (name, t, s) in Pairs(target, source))
             {
+                if (locked?.Invoke(name) == true) continue;
                 if (!t.is_floating_point())
                 {
                     t.copy_(s); // integer buffers (counters) follow the source
@@ -45,15 +50,15 @@ internal static class MomentumCopy
     }
 
     /// <summary>Parameters then buffers of the two modules, matched by name (the structures must agree).</summary>
-    private static IEnumerable<(Tensor Target, Tensor Source)> Pairs(nn.Module target, nn.Module source)
+    private static IEnumerable<(string Name, Tensor Target, Tensor Source)> Pairs(nn.Module target, nn.Module source)
     {
         var sourceParameters = source.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
         foreach (var (name, parameter) in target.named_parameters())
-            yield return (parameter, sourceParameters.TryGetValue(name, out var s) ? s
+            yield return (name, parameter, sourceParameters.TryGetValue(name, out var s) ? s
                 : throw new ArgumentException($"The momentum copy has a parameter '{name}' that its source lacks."));
         var sourceBuffers = source.named_buffers().ToDictionary(p => p.name, p => p.buffer);
         foreach (var (name, buffer) in target.named_buffers())
-            yield return (buffer, sourceBuffers.TryGetValue(name, out var s) ? s
+            yield return (name, buffer, sourceBuffers.TryGetValue(name, out var s) ? s
                 : throw new ArgumentException($"The momentum copy has a buffer '{name}' that its source lacks."));
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Torch;
+using Microsoft.ML.Clip.Training.Locking;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,6 +28,7 @@ public sealed class WenLanObjective : ClipObjective, IDisposable
 {
     private const string ImageKey = "image_key", TextKey = "text_key";
     private ClipModel? _query;      // the float32 master the key model follows
+    private FrozenParts? _locked; // the master's locked parts: the key model keeps them as copied
     private ClipModel? _key;
     private FeatureQueue? _imageQueue, _textQueue;
     private Tensor? _pendingImageKeys, _pendingTextKeys;
@@ -59,6 +61,7 @@ public sealed class WenLanObjective : ClipObjective, IDisposable
         ArgumentNullException.ThrowIfNull(model);
         Dispose();
         _query = model;
+        _locked = FrozenParts.Of(model);
         _key = new ClipModel(model.Config, device, ScalarType.Float32);
         MomentumCopy.InitializeFrom(_key, model);
         _key.eval();
@@ -71,8 +74,8 @@ public sealed class WenLanObjective : ClipObjective, IDisposable
     {
         var key = KeyModel;
         using var scope = NewDisposeScope();
-        var image = model.EncodeImage(batch.Pixels, normalize: true);
-        var text = model.EncodeText(batch.Tokens, normalize: true);
+        var image = batch.ImageFeatures(model);
+        var text = batch.TextFeatures(model);
         Tensor imageKey, textKey;
         using (no_grad())
         {
@@ -107,7 +110,7 @@ public sealed class WenLanObjective : ClipObjective, IDisposable
     {
         // Momentum update from the float32 master (the working model may be a bf16 copy), then enqueue the keys
         // the step's loss used — computed by the key model before this update, as MoCo.
-        MomentumCopy.Update(KeyModel, _query!, Options.Momentum);
+        MomentumCopy.Update(KeyModel, _query!, Options.Momentum, _locked!.Contains);
         if (batchFeatures is not null) RememberKeys(batchFeatures[ImageKey], batchFeatures[TextKey]);
         if (_pendingImageKeys is null || _pendingTextKeys is null) return;
         ImageQueue.Enqueue(_pendingImageKeys);

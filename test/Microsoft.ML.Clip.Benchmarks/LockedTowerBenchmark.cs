@@ -35,7 +35,7 @@ internal static class LockedTowerBenchmark
             using var model = new ClipModel(config);
             using var trainer = new ClipTrainer(model, new ContrastiveObjective(),
                 new ClipTrainerOptions { LearningRate = 1e-4, WarmupSteps = 1, ImageTowerLock = image, TextTowerLock = text, CacheLockedTowerFeatures = cache }, 1000);
-            using var data = new TrainingBatch(pixels, tokens, ids);
+            using var data = new TrainingBatch(pixels.clone(), tokens.clone(), ids); // the batch owns (and disposes) its tensors
             // The warm-up steps fill the cache, as the first epoch would.
             double seconds = Measure.MedianSeconds(() => trainer.Step(data), warmup: 2, repetitions: repetitions);
             if (baseline == 0) baseline = seconds;

@@ -37,6 +37,9 @@ public sealed class ClipTrainer : IDisposable
     private readonly ClipTrainerOptions _options;
     private readonly AdamW _optimizer;
     private readonly List<(string Name, Parameter Master, Parameter Working)> _pairs;
+    // Buffers (BatchNorm running statistics) of the master and the bf16 copy: the copy's forward passes update them,
+    // the master is what is saved and checkpointed.
+    private readonly List<(Tensor Master, Tensor Working)> _buffers = [];
     private readonly ProcessGroup? _group;
     private readonly DataParallelStep? _parallel;
     private readonly List<Parameter> _lockedHere;   // what the options' tower locks locked, released on Dispose
@@ -82,6 +85,8 @@ public sealed class ClipTrainer : IDisposable
             _pairs = model.named_parameters().Zip(_working.named_parameters(), (m, w) => (m.name, m.parameter, w.parameter)).ToList();
             foreach (var (_, master, working) in _pairs) working.requires_grad = master.requires_grad;
             CopyMasterToWorking(includeLocked: true);
+            _buffers = model.named_buffers().Zip(_working.named_buffers(), (m, w) => (m.buffer, w.buffer)).ToList();
+            CopyBuffers(toMaster: false);
         }
         else
         {
@@ -177,7 +182,11 @@ public sealed class ClipTrainer : IDisposable
             _optimizer.Step(lr, gradients);
             using (no_grad())
                 ScalarSafe.ClampInPlace(_master.LogitScale, 0, _options.MaxLogitScale);
-            if (_working is not null) CopyMasterToWorking(includeLocked: false);
+            if (_working is not null)
+            {
+                CopyBuffers(toMaster: true);
+                CopyMasterToWorking(includeLocked: false);
+            }
             _objective.AfterStep(model, null);
             // The second and last read: the temperature after the update, for the log.
             return new TrainingStepResult(_optimizer.StepCount, loss, norm, lr, Temperature(), Skipped: false);
@@ -313,6 +322,13 @@ public sealed class ClipTrainer : IDisposable
         using var noGrad = no_grad();
         foreach (var (_, master, working) in _pairs)
             if (includeLocked || master.requires_grad) working.copy_(master);
+    }
+
+    private void CopyBuffers(bool toMaster)
+    {
+        using var noGrad = no_grad();
+        foreach (var (master, working) in _buffers)
+            (toMaster ? master : working).copy_(toMaster ? working : master);
     }
 
     private double Temperature()

@@ -169,6 +169,9 @@ public class DeviceAuditTests(ITestOutputHelper output)
             ["Training/AdamW.cs"] = 1,                          // LoadStateDict: the step count
             ["Training/Scoring/ClipScoring.cs"] = 2,             // ONNX export: the logit scale becomes a graph constant, once per export
             ["Training/Scoring/GlobalCosineScoring.cs"] = 1,     // ONNX export: SigLIP's bias becomes a graph constant, once per export
+            ["Training/BestWeights.cs"] = 1,                    // KeepBestByZeroShot: a host snapshot when the watched score improves (per evaluation)
+            ["Training/Locking/LockedTowerFeatures.cs"] = 2,    // CacheLockedTowerFeatures only: the cache lives in host memory (new rows'
+                                                                // features copied once; input fingerprints read to match rows)
             ["Training/Objectives/Slip/SlipObjective.cs"] = 1,  // LoadStateDict
             ["Training/Objectives/Flip/FlipObjective.cs"] = 3,  // LoadStateDict
             ["Training/Objectives/WenLan/FeatureQueue.cs"] = 1, // Load

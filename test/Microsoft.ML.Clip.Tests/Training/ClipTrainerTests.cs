@@ -133,6 +133,28 @@ public class ClipTrainerTests
         for (int i = 0; i < 20; i++)
             Assert.True(Math.Abs(l1[i] - l2[i]) < 0.05 * l1[0] + 0.05, $"step {i}: fp32 {l1[i]} vs bf16 {l2[i]}");
     }
+
+    [Fact]
+    public void Bf16MixedTrainingKeepsBatchNormStatisticsInTheMaster()
+    {
+        // A ResNet tower's running statistics move in the bf16 working copy's forward pass; the fp32 master is what is
+        // saved, so they must come back to it (before, the master kept its initial zeros and ones).
+        var config = Config with { Vision = new VisionConfig { ImageSize = 32, ResNetLayers = [1, 1, 1, 1], Width = 16, HeadWidth = 16 } };
+        manual_seed(3);
+        using var model = new ClipModel(config);
+        var (name, mean) = model.named_buffers().First(b => b.name.EndsWith("running_mean", StringComparison.Ordinal));
+        Assert.Equal(0, mean.abs().max().item<float>());
+        using var trainer = new ClipTrainer(model, new ContrastiveObjective(), new ClipTrainerOptions { Precision = TrainingPrecision.BFloat16Mixed }, 10);
+        var generator = new Generator(4);
+        using var pixels = randn(new long[] { 4, 3, 32, 32 }, generator: generator);
+        using var tokens = randint(1, 98, new long[] { 4, 8 }, generator: generator);
+        tokens[TensorIndex.Colon, 7] = 99;
+        using var batch = new TrainingBatch(pixels, tokens);
+        trainer.Step(batch);
+        // One step with momentum 0.1 moves the mean to 0.1 × the batch mean of the stem's outputs (order 0.01–1).
+        Assert.True(mean.abs().max().item<float>() > 1e-4, $"{name} stayed at its initial value in the master");
+        Assert.Equal(1, model.named_buffers().First(b => b.name.EndsWith("num_batches_tracked", StringComparison.Ordinal)).buffer.item<long>());
+    }
 }
 
 public class OptimizerTests

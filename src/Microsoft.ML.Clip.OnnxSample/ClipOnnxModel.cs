@@ -44,7 +44,7 @@ internal sealed class ClipOnnxModel : IDisposable
             _preprocessor.PreprocessInto(rgba.GetPixelSpan(), rgba.Width, rgba.Height, rgba.RowBytes, format, pixels.AsSpan(i * length, length));
         }
         var input = new DenseTensor<float>(pixels, [paths.Count, 3, size, size]);
-        return Run(_image, _manifest.ImageInput, NamedOnnxValue.CreateFromTensor(_manifest.ImageInput, input), paths.Count);
+        return Run(_image, NamedOnnxValue.CreateFromTensor(_manifest.ImageInput, input), paths.Count);
     }
 
     /// <summary>Embeds captions.</summary>
@@ -52,10 +52,10 @@ internal sealed class ClipOnnxModel : IDisposable
     {
         var ids = _tokenizer.EncodeBatchToIds(texts.ToArray(), _manifest.ContextLength);
         var input = new DenseTensor<long>(ids, [texts.Count, _manifest.ContextLength]);
-        return Run(_text, _manifest.TextInput, NamedOnnxValue.CreateFromTensor(_manifest.TextInput, input), texts.Count);
+        return Run(_text, NamedOnnxValue.CreateFromTensor(_manifest.TextInput, input), texts.Count);
     }
 
-    private float[][] Run(InferenceSession session, string inputName, NamedOnnxValue input, int rows)
+    private static float[][] Run(InferenceSession session, NamedOnnxValue input, int rows)
     {
         using var results = session.Run([input]);
         var flat = results.First().AsEnumerable<float>().ToArray();
@@ -66,8 +66,10 @@ internal sealed class ClipOnnxModel : IDisposable
 
     private static float[] Normalized(ReadOnlySpan<float> v)
     {
-        double norm = Math.Sqrt(v.ToArray().Sum(x => (double)x * x));
-        return v.ToArray().Select(x => (float)(x / Math.Max(norm, 1e-12))).ToArray();
+        var result = v.ToArray();
+        double norm = Math.Sqrt(result.Sum(x => (double)x * x));
+        for (int i = 0; i < result.Length; i++) result[i] = (float)(result[i] / Math.Max(norm, 1e-12));
+        return result;
     }
 
     public static float Dot(float[] a, float[] b)

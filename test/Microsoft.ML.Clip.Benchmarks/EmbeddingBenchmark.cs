@@ -12,24 +12,13 @@ internal static class EmbeddingBenchmark
 {
     public static void Run(int imageBatch = 32, int textBatch = 64, int repetitions = 3)
     {
-        manual_seed(0);
-        using var fp32 = new ClipModel(ClipPresets.VitB32);
-        fp32.eval();
-        using var bf16 = fp32.Copy();
-        bf16.eval();
-        bf16.ToInferenceDType(ScalarType.BFloat16);
-
-        using var pixels = randn(imageBatch, 3, 224, 224);
-        using var tokens = randint(1, 49000, new long[] { textBatch, 77 });
-        tokens[TensorIndex.Colon, 20] = 49407; // end-of-text token (largest id) at position 20
-
+        var (fp32, bf16, pixels, tokens) = VitB32(imageBatch, textBatch);
+        using var disposeFp32 = fp32;
+        using var disposeBf16 = bf16;
+        using var disposePixels = pixels;
+        using var disposeTokens = tokens;
         foreach (var (name, model) in new[] { ("fp32", fp32), ("bf16", bf16) })
-        {
-            double imageSeconds = Measure.MedianSeconds(() => { using var _ = no_grad(); using var e = model.EncodeImage(pixels); }, repetitions: repetitions);
-            Measure.Report($"vit-b-32-image-embedding-{name}", ("images_per_s", imageBatch / imageSeconds), ("batch", imageBatch), ("threads", get_num_threads()));
-            double textSeconds = Measure.MedianSeconds(() => { using var _ = no_grad(); using var e = model.EncodeText(tokens); }, repetitions: repetitions);
-            Measure.Report($"vit-b-32-text-embedding-{name}", ("texts_per_s", textBatch / textSeconds), ("batch", textBatch), ("threads", get_num_threads()));
-        }
+            MeasureTorch(name, model, pixels, tokens, repetitions);
 
         using (no_grad())
         {
@@ -41,5 +30,30 @@ internal static class EmbeddingBenchmark
             double textCosine = (c * d).sum(1).min().item<float>();
             Measure.Report("vit-b-32-bf16-vs-fp32-cosine", ("min_image_cosine", imageCosine), ("min_text_cosine", textCosine));
         }
+    }
+
+    /// <summary>ViT-B-32 with random weights in fp32 and a bf16 copy (eval mode), random pixels and token ids
+    /// (end-of-text at position 20); the caller disposes all four.</summary>
+    internal static (ClipModel Fp32, ClipModel Bf16, Tensor Pixels, Tensor Tokens) VitB32(int imageBatch, int textBatch)
+    {
+        manual_seed(0);
+        var fp32 = new ClipModel(ClipPresets.VitB32);
+        fp32.eval();
+        var bf16 = fp32.Copy();
+        bf16.eval();
+        bf16.ToInferenceDType(ScalarType.BFloat16);
+        var pixels = randn(imageBatch, 3, 224, 224);
+        var tokens = randint(1, 49000, new long[] { textBatch, 77 });
+        tokens[TensorIndex.Colon, 20] = 49407; // end-of-text token (largest id) at position 20
+        return (fp32, bf16, pixels, tokens);
+    }
+
+    /// <summary>TorchSharp image and text embedding throughput of <paramref name="model"/>, one JSON line each.</summary>
+    internal static void MeasureTorch(string name, ClipModel model, Tensor pixels, Tensor tokens, int repetitions)
+    {
+        double imageSeconds = Measure.MedianSeconds(() => { using var _ = no_grad(); using var e = model.EncodeImage(pixels); }, repetitions: repetitions);
+        Measure.Report($"vit-b-32-image-embedding-{name}", ("images_per_s", pixels.shape[0] / imageSeconds), ("batch", pixels.shape[0]), ("threads", get_num_threads()));
+        double textSeconds = Measure.MedianSeconds(() => { using var _ = no_grad(); using var e = model.EncodeText(tokens); }, repetitions: repetitions);
+        Measure.Report($"vit-b-32-text-embedding-{name}", ("texts_per_s", tokens.shape[0] / textSeconds), ("batch", tokens.shape[0]), ("threads", get_num_threads()));
     }
 }

@@ -21,15 +21,11 @@ internal static class OnnxRuntimeBenchmark
 {
     public static void Run(int imageBatch = 16, int textBatch = 32, int repetitions = 3)
     {
-        manual_seed(0);
-        using var fp32 = new ClipModel(ClipPresets.VitB32);
-        fp32.eval();
-        using var bf16 = fp32.Copy();
-        bf16.eval();
-        bf16.ToInferenceDType(ScalarType.BFloat16);
-        using var pixels = randn(imageBatch, 3, 224, 224);
-        using var tokens = randint(1, 49000, new long[] { textBatch, 77 });
-        tokens[TensorIndex.Colon, 20] = 49407; // end-of-text token (largest id) at position 20
+        var (fp32, bf16, pixels, tokens) = EmbeddingBenchmark.VitB32(imageBatch, textBatch);
+        using var disposeFp32 = fp32;
+        using var disposeBf16 = bf16;
+        using var disposePixels = pixels;
+        using var disposeTokens = tokens;
 
         string folder = Path.Combine(Path.GetTempPath(), $"clip-onnx-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
@@ -44,20 +40,12 @@ internal static class OnnxRuntimeBenchmark
             MeasureCudaIfPresent(imagePath, textPath, fp32, pixels, tokens, repetitions);
             // bf16 last: without native bf16 units (AVX2 machines) libtorch emulates it and it is the slowest.
             foreach (var (name, model) in new[] { ("torchsharp-fp32", fp32), ("torchsharp-bf16", bf16) })
-                MeasureTorch(name, model, pixels, tokens, repetitions);
+                EmbeddingBenchmark.MeasureTorch(name, model, pixels, tokens, repetitions);
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    private static void MeasureTorch(string name, ClipModel model, Tensor pixels, Tensor tokens, int repetitions)
-    {
-        double imageSeconds = Measure.MedianSeconds(() => { using var _ = no_grad(); using var e = model.EncodeImage(pixels); }, repetitions: repetitions);
-        Measure.Report($"vit-b-32-image-embedding-{name}", ("images_per_s", pixels.shape[0] / imageSeconds), ("batch", pixels.shape[0]), ("threads", get_num_threads()));
-        double textSeconds = Measure.MedianSeconds(() => { using var _ = no_grad(); using var e = model.EncodeText(tokens); }, repetitions: repetitions);
-        Measure.Report($"vit-b-32-text-embedding-{name}", ("texts_per_s", tokens.shape[0] / textSeconds), ("batch", tokens.shape[0]), ("threads", get_num_threads()));
     }
 
     private static void MeasureOrt(string name, SessionOptions options, string imagePath, string textPath, ClipModel reference, Tensor pixels, Tensor tokens, int repetitions)

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Numerics;
 using System.Text;
 using Microsoft.ML.Clip.IO;
 using Microsoft.ML.Tokenizers;
@@ -175,11 +176,7 @@ public sealed class ClipTokenizer
     {
         CheckContextLength(contextLength);
         var row = new int[contextLength];
-        var ids = IdsOf(text);
-        int count = Math.Min(ids.Count, contextLength - 2);
-        row[0] = StartOfTextId;
-        for (int i = 0; i < count; i++) row[i + 1] = ids[i];
-        row[count + 1] = EndOfTextId;
+        FillRow(text, row.AsSpan());
         return row;
     }
 
@@ -197,15 +194,18 @@ public sealed class ClipTokenizer
         CheckContextLength(contextLength);
         var data = new long[(long)texts.Count * contextLength];
         for (int row = 0; row < texts.Count; row++)
-        {
-            var ids = IdsOf(texts[row]);
-            int offset = row * contextLength;
-            int count = Math.Min(ids.Count, contextLength - 2);
-            data[offset] = StartOfTextId;
-            for (int i = 0; i < count; i++) data[offset + 1 + i] = ids[i];
-            data[offset + count + 1] = EndOfTextId;
-        }
+            FillRow(texts[row], data.AsSpan(row * contextLength, contextLength));
         return data;
+    }
+
+    /// <summary>Writes one caption's row (start, ids cut to fit, end) into a zeroed <paramref name="row"/>.</summary>
+    private void FillRow<T>(string? text, Span<T> row) where T : INumber<T>
+    {
+        var ids = IdsOf(text);
+        int count = Math.Min(ids.Count, row.Length - 2);
+        row[0] = T.CreateChecked(StartOfTextId);
+        for (int i = 0; i < count; i++) row[i + 1] = T.CreateChecked(ids[i]);
+        row[count + 1] = T.CreateChecked(EndOfTextId);
     }
 
     /// <summary>

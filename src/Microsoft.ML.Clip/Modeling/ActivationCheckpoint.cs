@@ -56,17 +56,43 @@ internal static class ActivationCheckpoint
 
         public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
         {
+            ReleaseHandedOver();
             var call = (BlockCall)ctx.get_data(nameof(BlockCall));
-            var saved = ctx.get_saved_variables();
-            var x = saved[0];
-            var mask = saved.Count > 1 ? saved[1] : null;
             Interlocked.Increment(ref _recomputations);
-            using var grad = enable_grad();
-            var input = x.detach().requires_grad_(true);
-            var output = call.Block.forward(input, mask);
-            var gradients = autograd.grad([output], [input, .. call.Parameters], [gradOutput], allow_unused: true);
-            // One entry per forward argument: none for the call, the input's, none for the mask, each parameter's.
-            return [null!, gradients[0], null!, .. gradients.Skip(1)];
+            List<Tensor> result;
+            // Every wrapper made here (the saved input, the recomputed output, the incoming gradient) is released when
+            // this block is done: left to the caller's scope, they would keep ~5 block outputs' worth of memory alive
+            // per block until the training step ends, most of what checkpointing saves.
+            using (var scope = NewDisposeScope())
+            {
+                var saved = ctx.get_saved_variables();
+                var x = saved[0];
+                var mask = saved.Count > 1 ? saved[1] : null;
+                scope.Attach(gradOutput);
+                using var grad = enable_grad();
+                var input = x.detach().requires_grad_(true);
+                var output = call.Block.forward(input, mask);
+                var gradients = autograd.grad([output], [input, .. call.Parameters], [gradOutput], allow_unused: true);
+                // One entry per forward argument: none for the call, the input's, none for the mask, each parameter's.
+                result = [null!, gradients[0], null!, .. gradients.Skip(1)];
+                foreach (var g in result) g?.MoveToOuterDisposeScope();
+            }
+            // TorchSharp reads the returned handles after this method returns (libtorch then holds its own references),
+            // so they are released at the start of the next block's backward pass instead.
+            HandedOver ??= new List<Tensor>();
+            HandedOver.AddRange(result.Where(g => g is not null));
+            return result;
         }
+    }
+
+    // Gradients returned to libtorch by the last backward pass on this thread (the CPU engine runs backward passes on
+    // the thread that calls backward(); each device has one thread of its own).
+    [ThreadStatic] private static List<Tensor>? HandedOver;
+
+    private static void ReleaseHandedOver()
+    {
+        if (HandedOver is null) return;
+        foreach (var g in HandedOver) g.Dispose();
+        HandedOver.Clear();
     }
 }

@@ -61,6 +61,31 @@ public class ActivationCheckpointTests
         }
     }
 
+    // A checkpointed backward pass must free each block's tensors (its saved input, recomputed output, incoming and
+    // outgoing gradients) when the block is done, not leave them in the caller's dispose scope until the training step
+    // ends: that kept ~100 MB per block alive in a ViT-B-32 step at batch 128 (2.2 GB of its 7.6 GB peak). What the
+    // pass leaves in the scope must not grow with the number of blocks.
+    [Fact]
+    public void TheBackwardPassLeavesNothingPerBlockInTheCallersScope()
+    {
+        static int LeftAfterBackward(int layers)
+        {
+            manual_seed(13);
+            using var model = new ClipModel(Config with { Vision = Config.Vision with { Layers = layers } });
+            model.train();
+            model.CheckpointActivations(image: true, text: false);
+            using var pixels = randn(4, 3, 16, 16);
+            using var scope = NewDisposeScope();
+            long before = ActivationCheckpoint.Recomputations;
+            var loss = model.EncodeImage(pixels).sum();
+            int afterForward = scope.DisposablesCount;
+            loss.backward();
+            Assert.Equal(layers, ActivationCheckpoint.Recomputations - before);
+            return scope.DisposablesCount - afterForward;
+        }
+        Assert.Equal(LeftAfterBackward(2), LeftAfterBackward(6));
+    }
+
     [Fact]
     public void InferenceAndPassesWithoutGradientsAreUnaffected()
     {

@@ -87,6 +87,7 @@ internal static class VitB32TrainingBenchmark
     private static long PeakResidentBytes()
     {
         var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        // "VmHWM:\t  7654321 kB": a tab, then spaces only while the number is shorter than 8 digits.
+        return long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
     }
 }

@@ -30,7 +30,9 @@ public sealed class ClipModelBundle
     /// <param name="model">The model (float32 weights; it is not copied).</param>
     /// <param name="tokenizer">The tokenizer the model was trained with.</param>
     /// <param name="preprocessing">Image preprocessing; null: CLIP's defaults at the model's image size.</param>
-    /// <param name="inferenceDType">Arithmetic used by scoring stages: Float32 (default) or BFloat16 (several times faster on CPUs with bf16 units).</param>
+    /// <param name="inferenceDType">Arithmetic used by scoring stages: Float32 (default) or BFloat16 (several times faster on CPUs with bf16 instructions,
+    /// AVX-512 BF16 or AMX; several times slower on CPUs without them, where libtorch emulates bf16: see
+    /// <see cref="Diagnostics.CpuInfo.HasFastBFloat16"/>).</param>
     public ClipModelBundle(ClipModel model, ClipTokenizer tokenizer, ImagePreprocessingOptions? preprocessing = null, ScalarType inferenceDType = ScalarType.Float32)
     {
         ArgumentNullException.ThrowIfNull(model);

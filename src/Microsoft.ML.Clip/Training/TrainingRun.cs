@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
+using Microsoft.ML.Clip.Diagnostics;
 using Microsoft.ML.Clip.Distributed;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Training.Distributed;
@@ -87,6 +88,7 @@ public sealed class TrainingRun
         Info($"{_options.Name}: objective {_objective.Name}, {rows:N0} training rows, batch {_options.BatchSize}" +
              (ProcessCount > 1 ? $" ({ProcessCount} processes × {LocalBatchSize})" : "") + $", {_options.Epochs} epochs = {TotalSteps:N0} steps, " +
              $"{_model.parameters().Sum(p => p.numel()) / 1e6:F1} M parameters, {_options.Trainer.Precision}, device {_model.Device}.");
+        WarnIfBFloat16IsEmulated();
         using (_trainer = new ClipTrainer(_model, _objective, _options.Trainer, TotalSteps, _group))
         using (_best = _options.KeepBestByZeroShot ? new BestWeights(IsMain ? _options.CheckpointDirectory : null) : null)
         {
@@ -290,6 +292,21 @@ public sealed class TrainingRun
     private void Info(string message)
     {
         if (IsMain) _hooks.Info?.Invoke(message);
+    }
+
+    /// <summary>
+    /// bf16 mixed precision on a CPU without bf16 instructions is a trap: libtorch 2.10 then computes bf16 matrix
+    /// products in its single-threaded reference loop (measured at 4 % of fp32's rate on a 512² product on an AVX2-only
+    /// Zen 3), so training is many times slower than in fp32. Said once, at the start.
+    /// </summary>
+    private void WarnIfBFloat16IsEmulated()
+    {
+        if (_options.Trainer.Precision != TrainingPrecision.BFloat16Mixed || _model.Device.type != TorchSharp.DeviceType.CPU) return;
+        var cpu = CpuInfo.Detect();
+        if (cpu.HasFastBFloat16) return;
+        Warn($"{_options.Name}: bf16 mixed precision on a CPU without bf16 instructions ({cpu.Model}: no AVX-512 BF16, AMX or Arm BF16). " +
+             "libtorch runs bf16 matrix products there in a single-threaded reference loop, far slower than fp32: " +
+             "set Precision = TrainingPrecision.Float32 on this machine.");
     }
 
     private void Warn(string message)

@@ -16,7 +16,8 @@ namespace Microsoft.ML.Clip.Benchmarks;
 /// the patch embedding, the loss, the AdamW update) and scaled by how often the step runs it. What the parts leave of
 /// the whole is the rest (embeddings, pooling, projections, dispose and autograd overhead). Data preparation (PIL-exact
 /// preprocessing of a batch of 500 × 375 photos' worth of pixels, on the preprocessing threads) is reported beside it:
-/// in a pipeline it overlaps the step on other cores.
+/// in a pipeline it overlaps the step on other cores. Attention is also timed through libtorch's fused
+/// scaled_dot_product_attention, beside the explicit form the step uses.
 /// </summary>
 internal static class StepBreakdownBenchmark
 {
@@ -51,6 +52,10 @@ internal static class StepBreakdownBenchmark
         fields.AddRange(parts.Select(p => (p.Key + "_fraction", (object)(p.Value / step))));
         fields.Add(("rest_fraction", 1 - parts.Values.Sum() / step));
         fields.Add(("data_preprocessing_s_per_batch", TimedPreprocessing(batch, v.ImageSize, repetitions)));
+        // The same attention layers through libtorch's scaled_dot_product_attention (MultiheadSelfAttention.UseFusedAttention),
+        // as fractions of the same step: whether the fused kernel would pay on this CPU.
+        fields.Add(("image_attention_fused_fraction", v.Layers * Timed(new MultiheadSelfAttention(v.Width, v.Width / v.HeadWidth) { UseFusedAttention = true }, x => null, batch, imageTokens, v.Width, repetitions) / step));
+        fields.Add(("text_attention_fused_fraction", t.Layers * Timed(new MultiheadSelfAttention(t.Width, t.Heads) { UseFusedAttention = true }, CausalMask, batch, t.ContextLength, t.Width, repetitions) / step));
         Measure.Report("vit-b-32-step-breakdown-fp32", fields.ToArray());
     }
 

@@ -3,17 +3,13 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.TestCommon;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Objectives;
-using Microsoft.ML.Clip.Training.Objectives.EvaClip;
 using Microsoft.ML.Clip.Training.Objectives.Filip;
-using Microsoft.ML.Clip.Training.Objectives.Flip;
-using Microsoft.ML.Clip.Training.Objectives.MaskClip;
 using Microsoft.ML.Clip.Training.Objectives.SigLip;
-using Microsoft.ML.Clip.Training.Objectives.Slip;
-using Microsoft.ML.Clip.Training.Objectives.WenLan;
 using Microsoft.ML.Clip.Training.Scoring;
 using TorchSharp;
 using Xunit;
@@ -39,25 +35,12 @@ public class DeviceAuditTests(ITestOutputHelper output)
     public static TheoryData<string, TrainingPrecision, int> Steps()
     {
         var data = new TheoryData<string, TrainingPrecision, int>();
-        foreach (var objective in new[] { "clip", "siglip", "filip", "flip", "wenlan", "maskclip", "eva-clip", "slip" })
+        foreach (var objective in AllObjectives.Names)
             foreach (var precision in new[] { TrainingPrecision.Float32, TrainingPrecision.BFloat16Mixed })
                 foreach (int micro in new[] { 0, 3 })
                     data.Add(objective, precision, micro);
         return data;
     }
-
-    private static ClipObjective Create(string name) => name switch
-    {
-        "clip" => new ContrastiveObjective(),
-        "siglip" => new SigLipObjective(),
-        "filip" => new FilipObjective(),
-        "flip" => new FlipObjective(new FlipOptions { MaskRatio = 0.5 }),
-        "wenlan" => new WenLanObjective(new WenLanOptions { QueueSize = 16 }),
-        "maskclip" => new MaskClipObjective(),
-        "eva-clip" => new EvaClipObjective(),
-        "slip" => new SlipObjective(),
-        _ => throw new ArgumentException(name),
-    };
 
     private static TrainingBatch Batch(int size = 8)
     {
@@ -88,7 +71,7 @@ public class DeviceAuditTests(ITestOutputHelper output)
     [MemberData(nameof(Steps))]
     public void TrainingStepsMakeEveryTensorOnTheModelsDeviceAndReadBackTwice(string name, TrainingPrecision precision, int micro)
     {
-        var objective = Create(name);
+        var objective = AllObjectives.Create(name, wenLanQueueSize: 16);
         using var model = new ClipModel(objective.PrepareArchitecture(Config));
         var options = new ClipTrainerOptions { Precision = precision, MicroBatchSize = micro == 0 ? null : micro, WarmupSteps = 1 };
         using var trainer = new ClipTrainer(model, objective, options, totalSteps: 10);

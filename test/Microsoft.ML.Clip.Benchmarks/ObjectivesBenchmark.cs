@@ -1,4 +1,5 @@
 using System;
+using Microsoft.ML.Clip.Diagnostics;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.TestCommon;
 using Microsoft.ML.Clip.Training;
@@ -10,7 +11,8 @@ namespace Microsoft.ML.Clip.Benchmarks;
 
 /// <summary>
 /// Training-step throughput of every objective on one small config, and FLIP's whole-step speed-up at mask
-/// ratios 0.5 and 0.75 over no masking on an image-heavy config, beside the ratio of step FLOPs.
+/// ratios 0.5 and 0.75 over no masking on an image-heavy config, beside the ratio of step FLOPs — in fp32 and, on CPUs
+/// with bf16 instructions, in bf16 mixed precision.
 /// </summary>
 internal static class ObjectivesBenchmark
 {
@@ -37,21 +39,30 @@ internal static class ObjectivesBenchmark
             Measure.Report($"objective-step-{name}", ("samples_per_s", batch / seconds), ("batch", batch));
         }
 
-        double full = StepSeconds(ImageHeavy, new ContrastiveObjective(), batch);
-        Measure.Report("flip-image-heavy-no-mask", ("samples_per_s", batch / full), ("batch", batch));
+        FlipSpeedUps(TrainingPrecision.Float32, batch);
+        if (CpuInfo.Detect().HasFastBFloat16) FlipSpeedUps(TrainingPrecision.BFloat16Mixed, batch);
+        else Measure.Report("flip-image-heavy-bf16-mixed", ("skipped", "no native bf16 on this CPU"));
+    }
+
+    /// <summary>FLIP's whole-step speed-up at mask ratios 0.5 and 0.75 on the image-heavy config, in one precision.</summary>
+    private static void FlipSpeedUps(TrainingPrecision precision, int batch)
+    {
+        string suffix = precision == TrainingPrecision.Float32 ? "" : "-bf16-mixed";
+        double full = StepSeconds(ImageHeavy, new ContrastiveObjective(), batch, precision);
+        Measure.Report($"flip-image-heavy-no-mask{suffix}", ("samples_per_s", batch / full), ("batch", batch));
         foreach (double ratio in new[] { 0.5, 0.75 })
         {
-            double masked = StepSeconds(ImageHeavy, new FlipObjective(new FlipOptions { MaskRatio = ratio }), batch);
-            Measure.Report($"flip-image-heavy-mask-{ratio:0.##}", ("samples_per_s", batch / masked), ("speedup", full / masked),
+            double masked = StepSeconds(ImageHeavy, new FlipObjective(new FlipOptions { MaskRatio = ratio }), batch, precision);
+            Measure.Report($"flip-image-heavy-mask-{ratio:0.##}{suffix}", ("samples_per_s", batch / masked), ("speedup", full / masked),
                 ("step_flop_ratio", StepFlops(ImageHeavy, 0) / StepFlops(ImageHeavy, ratio)));
         }
     }
 
-    private static double StepSeconds(ClipConfig config, ClipObjective objective, int batch)
+    private static double StepSeconds(ClipConfig config, ClipObjective objective, int batch, TrainingPrecision precision = TrainingPrecision.Float32)
     {
         manual_seed(0);
         using var model = new ClipModel(objective.PrepareArchitecture(config));
-        using var trainer = new ClipTrainer(model, objective, new ClipTrainerOptions { LearningRate = 1e-4, WarmupSteps = 1 }, 1000);
+        using var trainer = new ClipTrainer(model, objective, new ClipTrainerOptions { LearningRate = 1e-4, WarmupSteps = 1, Precision = precision }, 1000);
         using var pixels = randn(batch, 3, config.Vision.ImageSize, config.Vision.ImageSize);
         using var tokens = randint(1, config.Text.VocabSize - 3, new long[] { batch, config.Text.ContextLength });
         using (NewDisposeScope())

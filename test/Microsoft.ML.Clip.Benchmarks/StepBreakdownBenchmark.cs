@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using Microsoft.ML.Clip.Diagnostics;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Training;
@@ -17,16 +18,33 @@ namespace Microsoft.ML.Clip.Benchmarks;
 /// the whole is the rest (embeddings, pooling, projections, dispose and autograd overhead). Data preparation (PIL-exact
 /// preprocessing of a batch of 500 × 375 photos' worth of pixels, on the preprocessing threads) is reported beside it:
 /// in a pipeline it overlaps the step on other cores. Attention is also timed through libtorch's fused
-/// scaled_dot_product_attention, beside the explicit form the step uses.
+/// scaled_dot_product_attention, beside the explicit form the step uses. In fp32 and, on CPUs with bf16 instructions,
+/// in bf16 mixed precision.
 /// </summary>
 internal static class StepBreakdownBenchmark
 {
+    /// <summary>The fp32 breakdown, then (on a CPU with bf16 instructions) the bf16 mixed-precision one.</summary>
     public static void Run(int batch = 32, int repetitions = 3)
     {
+        Run(TrainingPrecision.Float32, batch, repetitions);
+        if (CpuInfo.Detect().HasFastBFloat16) Run(TrainingPrecision.BFloat16Mixed, batch, repetitions);
+        else Measure.Report("vit-b-32-step-breakdown-bf16-mixed", ("skipped", "no native bf16 on this CPU"));
+    }
+
+    /// <summary>
+    /// One breakdown. In bf16 mixed precision the layers compute in bf16 as the trainer's working copy does (attention and
+    /// MLPs read bf16 and write bf16; the layer norms read the fp32 residual stream and write bf16), and two parts exist
+    /// only there: the residual additions of bf16 block outputs to the fp32 stream, and the master-weight traffic of a step
+    /// (fp32 master → bf16 working copy, bf16 gradients → fp32).
+    /// </summary>
+    private static void Run(TrainingPrecision precision, int batch, int repetitions)
+    {
         var config = ClipPresets.VitB32;
+        bool bf16 = precision == TrainingPrecision.BFloat16Mixed;
+        var compute = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         manual_seed(0);
         using var model = new ClipModel(config);
-        using var trainer = new ClipTrainer(model, new ContrastiveObjective(), new ClipTrainerOptions { WarmupSteps = 1 }, 1000);
+        using var trainer = new ClipTrainer(model, new ContrastiveObjective(), new ClipTrainerOptions { WarmupSteps = 1, Precision = precision }, 1000);
         using var pixels = randn(batch, 3, 224, 224);
         using var tokens = randint(1, 49000, new long[] { batch, 77 });
         tokens[TensorIndex.Colon, 40] = 49407;
@@ -36,58 +54,98 @@ internal static class StepBreakdownBenchmark
         var v = config.Vision;
         var t = config.Text;
         long imageTokens = (v.ImageSize / v.PatchSize) * (v.ImageSize / v.PatchSize) + 1;
+        var shapes = new Shapes(batch, compute, repetitions);
         var parts = new Dictionary<string, double>
         {
-            ["image_attention"] = v.Layers * Timed(new MultiheadSelfAttention(v.Width, v.Width / v.HeadWidth), x => null, batch, imageTokens, v.Width, repetitions),
-            ["image_mlp"] = v.Layers * Timed(new Mlp(v.Width, (long)(v.Width * v.MlpRatio), config.QuickGelu), batch, imageTokens, v.Width, repetitions),
-            ["image_norms"] = (2 * v.Layers + 2) * Timed(new ClipLayerNorm(v.Width), batch, imageTokens, v.Width, repetitions),
-            ["text_attention"] = t.Layers * Timed(new MultiheadSelfAttention(t.Width, t.Heads), CausalMask, batch, t.ContextLength, t.Width, repetitions),
-            ["text_mlp"] = t.Layers * Timed(new Mlp(t.Width, (long)(t.Width * t.MlpRatio), config.QuickGelu), batch, t.ContextLength, t.Width, repetitions),
-            ["text_norms"] = (2 * t.Layers + 1) * Timed(new ClipLayerNorm(t.Width), batch, t.ContextLength, t.Width, repetitions),
-            ["patch_embedding"] = TimedPatchEmbedding(v, batch, repetitions),
+            ["image_attention"] = v.Layers * shapes.Timed(new MultiheadSelfAttention(v.Width, v.Width / v.HeadWidth, dtype: compute), x => null, imageTokens, v.Width),
+            ["image_mlp"] = v.Layers * shapes.Timed(new Mlp(v.Width, (long)(v.Width * v.MlpRatio), config.QuickGelu, dtype: compute), imageTokens, v.Width),
+            ["image_norms"] = (2 * v.Layers + 2) * shapes.TimedNorm(new ClipLayerNorm(v.Width, dtype: compute), imageTokens, v.Width),
+            ["text_attention"] = t.Layers * shapes.Timed(new MultiheadSelfAttention(t.Width, t.Heads, dtype: compute), CausalMask, t.ContextLength, t.Width),
+            ["text_mlp"] = t.Layers * shapes.Timed(new Mlp(t.Width, (long)(t.Width * t.MlpRatio), config.QuickGelu, dtype: compute), t.ContextLength, t.Width),
+            ["text_norms"] = (2 * t.Layers + 1) * shapes.TimedNorm(new ClipLayerNorm(t.Width, dtype: compute), t.ContextLength, t.Width),
+            ["patch_embedding"] = TimedPatchEmbedding(v, batch, compute, repetitions),
             ["loss"] = TimedLoss(batch, config.EmbedDim, repetitions),
             ["optimizer"] = Measure.MedianSeconds(() => trainer.Optimizer.Step(1e-4), warmup: 1, repetitions: repetitions),
         };
+        if (bf16)
+        {
+            parts["residual_adds"] = 2 * (v.Layers * shapes.TimedResidualAdd(imageTokens, v.Width) + t.Layers * shapes.TimedResidualAdd(t.ContextLength, t.Width));
+            parts["master_weight_copies"] = TimedMasterCopies(model, repetitions);
+        }
         var fields = new List<(string, object)> { ("batch", batch), ("step_s", step) };
         fields.AddRange(parts.Select(p => (p.Key + "_fraction", (object)(p.Value / step))));
         fields.Add(("rest_fraction", 1 - parts.Values.Sum() / step));
         fields.Add(("data_preprocessing_s_per_batch", TimedPreprocessing(batch, v.ImageSize, repetitions)));
         // The same attention layers through libtorch's scaled_dot_product_attention (MultiheadSelfAttention.UseFusedAttention),
         // as fractions of the same step: whether the fused kernel would pay on this CPU.
-        fields.Add(("image_attention_fused_fraction", v.Layers * Timed(new MultiheadSelfAttention(v.Width, v.Width / v.HeadWidth) { UseFusedAttention = true }, x => null, batch, imageTokens, v.Width, repetitions) / step));
-        fields.Add(("text_attention_fused_fraction", t.Layers * Timed(new MultiheadSelfAttention(t.Width, t.Heads) { UseFusedAttention = true }, CausalMask, batch, t.ContextLength, t.Width, repetitions) / step));
-        Measure.Report("vit-b-32-step-breakdown-fp32", fields.ToArray());
+        fields.Add(("image_attention_fused_fraction", v.Layers * shapes.Timed(new MultiheadSelfAttention(v.Width, v.Width / v.HeadWidth, dtype: compute) { UseFusedAttention = true }, x => null, imageTokens, v.Width) / step));
+        fields.Add(("text_attention_fused_fraction", t.Layers * shapes.Timed(new MultiheadSelfAttention(t.Width, t.Heads, dtype: compute) { UseFusedAttention = true }, CausalMask, t.ContextLength, t.Width) / step));
+        Measure.Report($"vit-b-32-step-breakdown-{(bf16 ? "bf16-mixed" : "fp32")}", fields.ToArray());
     }
 
     private static Tensor? CausalMask(long length) => full(length, length, float.NegativeInfinity).triu_(1);
 
-    /// <summary>Forward and backward of one layer on [batch, tokens, width] activations with an output gradient.</summary>
-    private static double Timed(nn.Module<Tensor, Tensor?, Tensor> layer, Func<long, Tensor?> mask, long batch, long tokens, long width, int repetitions)
+    /// <summary>Forward and backward of layers on [batch, tokens, width] activations with an output gradient, in one dtype.</summary>
+    private sealed record Shapes(long Batch, ScalarType DType, int Repetitions)
     {
-        using var m = mask(tokens);
-        return TimedLayer(x => layer.forward(x, m), batch, tokens, width, repetitions);
+        /// <summary>An attention layer: reads and writes <see cref="DType"/>.</summary>
+        public double Timed(nn.Module<Tensor, Tensor?, Tensor> layer, Func<long, Tensor?> mask, long tokens, long width)
+        {
+            using var m = mask(tokens);
+            return TimedLayer(x => layer.forward(x, m), DType, tokens, width);
+        }
+
+        /// <summary>An MLP: reads and writes <see cref="DType"/>.</summary>
+        public double Timed(nn.Module<Tensor, Tensor> layer, long tokens, long width) => TimedLayer(layer.forward, DType, tokens, width);
+
+        /// <summary>A layer norm as a block runs it: reads the residual stream (fp32), writes <see cref="DType"/>.</summary>
+        public double TimedNorm(ClipLayerNorm norm, long tokens, long width) =>
+            TimedLayer(x => norm.forward(x, DType), ScalarType.Float32, tokens, width);
+
+        /// <summary>A residual addition: the fp32 stream plus a block output in <see cref="DType"/>.</summary>
+        public double TimedResidualAdd(long tokens, long width)
+        {
+            using var output = randn(Batch, tokens, width).to(DType).requires_grad_(true);
+            return TimedLayer(x => x + output, ScalarType.Float32, tokens, width);
+        }
+
+        private double TimedLayer(Func<Tensor, Tensor> layer, ScalarType input, long tokens, long width)
+        {
+            using var x = randn(Batch, tokens, width).to(input).requires_grad_(true);
+            using var gradient = randn(Batch, tokens, width);
+            return Measure.MedianSeconds(() =>
+            {
+                using var scope = NewDisposeScope();
+                var y = layer(x);
+                y.backward([gradient.to(y.dtype)]);
+            }, warmup: 1, repetitions: Repetitions);
+        }
     }
 
-    private static double Timed(nn.Module<Tensor, Tensor> layer, long batch, long tokens, long width, int repetitions) =>
-        TimedLayer(layer.forward, batch, tokens, width, repetitions);
-
-    private static double TimedLayer(Func<Tensor, Tensor> layer, long batch, long tokens, long width, int repetitions)
+    /// <summary>The master-weight traffic of a bf16 mixed step: every parameter copied fp32 → bf16 (the working copy's
+    /// refresh) and a bf16 gradient of its size cast to fp32 (what the optimizer reads).</summary>
+    private static double TimedMasterCopies(ClipModel master, int repetitions)
     {
-        using var x = randn(batch, tokens, width).requires_grad_(true);
-        using var gradient = randn(batch, tokens, width);
+        using var scope = NewDisposeScope();
+        var pairs = master.parameters().Select(p => (Master: p, Working: p.detach().to(ScalarType.BFloat16), Gradient: zeros_like(p, dtype: ScalarType.BFloat16))).ToList();
         return Measure.MedianSeconds(() =>
         {
-            using var scope = NewDisposeScope();
-            layer(x).backward([gradient]);
+            using var inner = NewDisposeScope();
+            using var noGrad = no_grad();
+            foreach (var (m, w, g) in pairs)
+            {
+                w.copy_(m);
+                g.to(ScalarType.Float32);
+            }
         }, warmup: 1, repetitions: repetitions);
     }
 
-    private static double TimedPatchEmbedding(VisionConfig v, long batch, int repetitions)
+    private static double TimedPatchEmbedding(VisionConfig v, long batch, ScalarType dtype, int repetitions)
     {
-        using var conv = nn.Conv2d(3, v.Width, v.PatchSize, stride: v.PatchSize, bias: false);
-        using var x = randn(batch, 3, v.ImageSize, v.ImageSize);
+        using var conv = nn.Conv2d(3, v.Width, v.PatchSize, stride: v.PatchSize, bias: false, dtype: dtype);
+        using var x = randn(batch, 3, v.ImageSize, v.ImageSize).to(dtype);
         long side = v.ImageSize / v.PatchSize;
-        using var gradient = randn(batch, v.Width, side, side);
+        using var gradient = randn(batch, v.Width, side, side).to(dtype);
         return Measure.MedianSeconds(() =>
         {
             using var scope = NewDisposeScope();

@@ -39,13 +39,17 @@ internal sealed partial class ClipLayerNorm : nn.Module<Tensor, Tensor>
     public Parameter Bias => bias;
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => forward(x, x.dtype);
+
+    /// <summary>Normalises <paramref name="x"/> and returns the result in <paramref name="output"/> (the dtype of the
+    /// layer that reads it: a block's bf16 matrix products read the norm of its fp32 residual stream).</summary>
+    public Tensor forward(Tensor x, ScalarType output)
     {
         var compute = x.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        if (x.dtype == compute && weight.dtype == compute)
+        if (x.dtype == compute && weight.dtype == compute && output == compute)
             return F.layer_norm(x, _shape, weight, bias, _eps);
         using var scope = NewDisposeScope();
-        var y = F.layer_norm(x.to(compute), _shape, weight.to(compute), bias.to(compute), _eps).to(x.dtype);
+        var y = F.layer_norm(x.to(compute), _shape, weight.to(compute), bias.to(compute), _eps).to(output);
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -224,8 +224,9 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     /// Casts the model for inference in <paramref name="dtype"/> (float32 or bfloat16) as open_clip's
     /// low-precision conversion: matrix weights and embeddings take the dtype; LayerNorm parameters,
     /// <c>logit_scale</c> and <c>logit_bias</c> stay fp32 (LayerNorm computes in fp32 anyway, and a bf16 logit
-    /// scale would shift every logit by up to 1%). Inputs are cast at each tower's entry; <see cref="EncodeImage"/>
-    /// and <see cref="EncodeText"/> return fp32. Not meant for training (there are no fp32 master weights).
+    /// scale would shift every logit by up to 1%). Inputs are cast at each tower's entry; the transformer towers keep
+    /// their residual stream in fp32 (<see cref="ResidualStream"/>); <see cref="EncodeImage"/> and <see cref="EncodeText"/>
+    /// return fp32. Not meant for training (there are no fp32 master weights).
     /// </summary>
     public ClipModel ToInferenceDType(ScalarType dtype)
     {
@@ -294,13 +295,15 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
             throw new ArgumentException($"Token ids must be Int64 or Int32, got {tokens.dtype}.", nameof(tokens));
 
         var ids = tokens.to(ScalarType.Int64, token_embedding.weight!.device);
-        var x = token_embedding.forward(ids);
+        var embedded = token_embedding.forward(ids);
+        var compute = embedded.dtype;
+        var x = ResidualStream.Enter(embedded);
         x = ScalarSafe.Add(x, positional_embedding.narrow(0, 0, length).to(x.dtype));
         // Causal mask as open_clip: −∞ above the diagonal, 0 elsewhere, added to the attention scores.
         // Built per call on the activations' device and dtype (cheap: L × L) rather than kept as a buffer.
         var mask = ScalarSafe.Full([length, length], float.NegativeInfinity, x.dtype, x.device).triu_(1);
         x = transformer.forward(x, mask);
-        x = ln_final.forward(x);
+        x = ln_final.forward(x, compute); // in the model's dtype, for text_projection
         // Pool at the end-of-text token, which has the largest id (argmax picks the first occurrence).
         long width = x.shape[2];
         var eot = ids.argmax(-1).view(n, 1, 1).expand(n, 1, width);

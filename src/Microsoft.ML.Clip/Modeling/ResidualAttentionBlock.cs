@@ -35,12 +35,14 @@ internal sealed partial class ResidualAttentionBlock : nn.Module<Tensor, Tensor?
     /// <summary>The feed-forward layer.</summary>
     public Mlp Mlp => mlp;
 
-    /// <summary>Applies the block to <paramref name="x"/> [N, L, width].</summary>
+    /// <summary>Applies the block to <paramref name="x"/> [N, L, width], the residual stream (fp32 in a bf16 tower:
+    /// see <see cref="ResidualStream"/>); attention and MLP compute in the weights' dtype.</summary>
     public override Tensor forward(Tensor x, Tensor? attnMask)
     {
         using var scope = NewDisposeScope();
-        var h = ScalarSafe.Add(x, attn.forward(ln_1.forward(x), attnMask));
-        var y = ScalarSafe.Add(h, mlp.forward(ln_2.forward(h)));
+        var compute = attn.InProjWeight.dtype;
+        var h = ScalarSafe.Add(x, attn.forward(ln_1.forward(x, compute), attnMask));
+        var y = ScalarSafe.Add(h, mlp.forward(ln_2.forward(h, compute)));
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -111,13 +111,14 @@ public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, IToke
         // Inputs follow the model: a bf16 tower gets bf16 pixels (an fp32 input into a bf16 conv would throw).
         var x = conv1.forward(pixels.to(conv1.Weight.dtype, conv1.Weight.device)); // [N, width, g, g]
         long n = x.shape[0], width = x.shape[1];
-        x = x.reshape(n, width, -1).permute(0, 2, 1); // [N, g², width]
+        var compute = x.dtype;
+        x = ResidualStream.Enter(x.reshape(n, width, -1).permute(0, 2, 1)); // [N, g², width]
         var cls = class_embedding.to(x.dtype).view(1, 1, width).expand(n, 1, width);
         x = ScalarSafe.Add(cat([cls, x], 1), positional_embedding.to(x.dtype));
         x = keepPatchIndices is not null ? PatchDropout.KeepPatches(x, keepPatchIndices) : patch_dropout.forward(x);
         x = ln_pre.forward(x);
         x = transformer.forward(x, null);
-        x = ln_post.forward(x);
+        x = ln_post.forward(x, compute); // pooled and token outputs in the tower's dtype, for the projection
         var pooled = x.select(1, 0);
         var tokens = needTokens ? x.narrow(1, 1, x.shape[1] - 1) : null;
         return (pooled, tokens);

@@ -3,10 +3,10 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text;
-using System.Threading;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Onnx;
+using Microsoft.ML.Clip.Threading;
 using Microsoft.ML.Clip.Persistence;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Torch;
@@ -37,8 +37,7 @@ public sealed class ClipModelBundle : IDisposable
     private ClipModel? _inference;
     private ClipScoring? _scoring;
     private readonly object _inferenceLock = new();
-    private int _users; // encodings in progress (guarded by _inferenceLock)
-    private bool _disposed;
+    private readonly UsageGate _gate = new(); // encodings in progress; closed by Dispose
 
     /// <summary>Bundles a model with the tokenizer and preprocessing it was trained with; checks that the tokenizer fits the model's vocabulary.</summary>
     /// <param name="model">The model (float32 weights; it is not copied: the bundle owns it from now on, and <see cref="Dispose"/> disposes it).</param>
@@ -68,7 +67,7 @@ public sealed class ClipModelBundle : IDisposable
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(_gate.IsClosed, this);
             return _model;
         }
     }
@@ -184,7 +183,7 @@ public sealed class ClipModelBundle : IDisposable
         if (InferenceDType == ScalarType.Float32) return Model;
         lock (_inferenceLock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(_gate.IsClosed, this);
             if (_inference is null)
             {
                 var copy = Model.Copy();
@@ -209,7 +208,7 @@ public sealed class ClipModelBundle : IDisposable
     internal void EncodeImagesInto(ReadOnlySpan<float> pixels, int count, Span<float> destination, bool normalize)
     {
         int size = Preprocessing.ImageSize;
-        using var use = Use();
+        using var use = _gate.Enter(this);
         var model = InferenceModel();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -223,34 +222,12 @@ public sealed class ClipModelBundle : IDisposable
     /// </summary>
     internal void EncodeTextsInto(ReadOnlySpan<long> tokens, int count, Span<float> destination, bool normalize)
     {
-        using var use = Use();
+        using var use = _gate.Enter(this);
         var model = InferenceModel();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var input = SpanTensors.FromSpan(tokens[..(count * ContextLength)], [count, ContextLength], ScalarType.Int64).to(model.Device);
         SpanTensors.CopyToSpan(model.EncodeText(input, normalize), destination);
-    }
-
-    /// <summary>Marks an encoding in progress until the returned lease is disposed; <see cref="Dispose"/> waits for it.</summary>
-    /// <exception cref="ObjectDisposedException">The bundle was disposed.</exception>
-    internal UseLease Use()
-    {
-        lock (_inferenceLock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _users++;
-        }
-        return new UseLease(this);
-    }
-
-    /// <summary>An encoding in progress (see <see cref="Use"/>).</summary>
-    internal readonly struct UseLease(ClipModelBundle bundle) : IDisposable
-    {
-        public void Dispose()
-        {
-            lock (bundle._inferenceLock)
-                if (--bundle._users == 0) Monitor.PulseAll(bundle._inferenceLock);
-        }
     }
 
     /// <summary>
@@ -261,12 +238,10 @@ public sealed class ClipModelBundle : IDisposable
     /// </summary>
     public void Dispose()
     {
+        if (!_gate.Close()) return;
         ClipModel? inference;
         lock (_inferenceLock)
         {
-            if (_disposed) return;
-            _disposed = true;
-            while (_users > 0) Monitor.Wait(_inferenceLock);
             inference = _inference;
             _inference = null;
         }

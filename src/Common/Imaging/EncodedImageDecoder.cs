@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.IO;
+using System.Threading.Tasks;
 using SkiaSharp;
 
 namespace Microsoft.ML.Clip.Imaging;
@@ -49,5 +50,43 @@ internal static class EncodedImageDecoder
         {
             ArrayPool<byte>.Shared.Return(pixels);
         }
+    }
+
+    /// <summary>
+    /// Decodes and preprocesses slots 0 … <paramref name="count"/> − 1 in parallel: slot <c>i</c>'s bytes come from
+    /// <paramref name="read"/> (null: nothing to decode there; it may throw to refuse the input) and fill floats
+    /// <c>[i · OutputLength, (i + 1) · OutputLength)</c> of <paramref name="destination"/>.
+    /// </summary>
+    /// <param name="count">Slots in use.</param>
+    /// <param name="preprocessor">The model's preprocessing.</param>
+    /// <param name="destination">The batch's pixel planes.</param>
+    /// <param name="read">The encoded bytes of a slot (called once per slot, on a worker thread).</param>
+    /// <param name="describe">The input exception for a slot's failure (names the column or input and its row or index).</param>
+    /// <param name="onBadImage">When set, a bad image is reported here (with its slot) instead of failing the batch.</param>
+    /// <exception cref="ClipInputException">Without <paramref name="onBadImage"/>: the first bad slot of the batch (itself, never an AggregateException).</exception>
+    public static void DecodeAll(int count, ClipImagePreprocessor preprocessor, float[] destination, Func<int, ReadOnlyMemory<byte>?> read,
+        Func<int, Exception, ClipInputException> describe, Action<int, ClipInputException>? onBadImage = null)
+    {
+        int length = preprocessor.OutputLength;
+        // Failures are kept by slot and the first one thrown after the loop: the same slot whichever decoder thread
+        // fails first, and the exception itself rather than Parallel.For's AggregateException around it.
+        var failures = onBadImage is null ? new ClipInputException?[count] : null;
+        Parallel.For(0, count, (i, loop) =>
+        {
+            try
+            {
+                if (read(i) is { } bytes)
+                    DecodeInto(bytes.Span, preprocessor, destination.AsSpan(i * length, length));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                var error = describe(i, ex);
+                if (failures is null) { onBadImage!(i, error); return; }
+                failures[i] = error;
+                loop.Break(); // later slots need not be decoded; earlier ones still are, so the first failure is found
+            }
+        });
+        if (failures is not null && Array.Find(failures, f => f is not null) is { } first)
+            throw first;
     }
 }

@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using System.Threading.Tasks;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
@@ -140,32 +139,13 @@ internal sealed class ImageInput
     /// <param name="rows">Input row of each slot, for error messages.</param>
     /// <param name="onBadImage">When set, a bad image is reported here (with its slot) instead of failing the batch.</param>
     /// <exception cref="ClipInputException">Without <paramref name="onBadImage"/>: the first bad slot of the batch (itself, never an AggregateException).</exception>
-    public void Decode(byte[]?[] images, int count, float[] destination, long[] rows, Action<int, ClipInputException>? onBadImage = null)
-    {
-        // Failures are kept by slot and the first one thrown after the loop: the same row whichever decoder thread
-        // fails first, and the exception itself rather than Parallel.For's AggregateException around it.
-        var failures = onBadImage is null ? new ClipInputException?[count] : null;
-        Parallel.For(0, count, (i, loop) =>
-        {
-            var bytes = images[i];
-            if (bytes is null) return;
-            try
+    public void Decode(byte[]?[] images, int count, float[] destination, long[] rows, Action<int, ClipInputException>? onBadImage = null) =>
+        EncodedImageDecoder.DecodeAll(count, _preprocessor, destination,
+            i =>
             {
-                EncodedImageDecoder.DecodeInto(bytes, _preprocessor, destination.AsSpan(i * Length, Length));
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                var error = new ClipInputException(ColumnName, rows[i], ex);
-                if (failures is null) { onBadImage!(i, error); return; }
-                failures[i] = error;
-                loop.Break(); // later slots need not be decoded; earlier ones still are, so the first failure is found
-            }
-            finally
-            {
-                images[i] = null;
-            }
-        });
-        if (failures is not null && Array.Find(failures, f => f is not null) is { } first)
-            throw first;
-    }
+                var bytes = images[i];
+                images[i] = null; // the batch's buffers are reused; the bytes are not needed after this image
+                return bytes is null ? (ReadOnlyMemory<byte>?)null : bytes;
+            },
+            (i, ex) => new ClipInputException(ColumnName, rows[i], ex), onBadImage);
 }

@@ -41,32 +41,24 @@ public sealed class ClipOnnxImageEmbeddingGenerator : IEmbeddingGenerator<DataCo
     /// <exception cref="InvalidOperationException">Raw embeddings were asked for from an export that normalizes them.</exception>
     public ClipOnnxImageEmbeddingGenerator(string exportFolder, ClipOnnxEmbeddingGeneratorOptions? options = null)
     {
-        options ??= new ClipOnnxEmbeddingGeneratorOptions();
-        _encoder = OnnxEncoder.Open(exportFolder, options, m => (m.ImageEncoder, m.ImageInput, m.ImageOutput));
-        try
+        (_encoder, _batches) = OnnxEncoder.Open<DataContent>(this, exportFolder, options, DefaultBatchSize, m => (m.ImageEncoder, m.ImageInput, m.ImageOutput), encoder =>
         {
-            var preprocessor = new ClipImagePreprocessor(_encoder.Manifest.CreatePreprocessingOptions());
+            var preprocessor = new ClipImagePreprocessor(encoder.Manifest.CreatePreprocessingOptions());
             int size = preprocessor.ImageSize;
-            _batches = new EmbeddingBatches<DataContent>(this, _encoder.Metadata, options.BatchSize ?? DefaultBatchSize, _encoder.NormalizeHere,
-                (images, start, count, destination) =>
+            return (images, start, count, destination) =>
+            {
+                var pixels = ArrayPool<float>.Shared.Rent(count * preprocessor.OutputLength);
+                try
                 {
-                    var pixels = ArrayPool<float>.Shared.Rent(count * preprocessor.OutputLength);
-                    try
-                    {
-                        EmbeddingInputs.Preprocess(images, start, count, preprocessor, pixels);
-                        _encoder.Run(pixels, [count, 3, size, size], destination);
-                    }
-                    finally
-                    {
-                        ArrayPool<float>.Shared.Return(pixels);
-                    }
-                });
-        }
-        catch
-        {
-            _encoder.Dispose();
-            throw;
-        }
+                    EmbeddingInputs.Preprocess(images, start, count, preprocessor, pixels);
+                    encoder.Run(pixels, [count, 3, size, size], destination);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(pixels);
+                }
+            };
+        });
     }
 
     /// <summary>The export's manifest (image size, normalization, embedding size, precision, ...).</summary>

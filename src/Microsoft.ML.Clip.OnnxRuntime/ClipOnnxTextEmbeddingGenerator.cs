@@ -42,26 +42,17 @@ public sealed class ClipOnnxTextEmbeddingGenerator : IEmbeddingGenerator<string,
     /// <exception cref="InvalidOperationException">Raw embeddings were asked for from an export that normalizes them.</exception>
     public ClipOnnxTextEmbeddingGenerator(string exportFolder, ClipOnnxEmbeddingGeneratorOptions? options = null)
     {
-        options ??= new ClipOnnxEmbeddingGeneratorOptions();
-        _encoder = OnnxEncoder.Open(exportFolder, options, m => (m.TextEncoder, m.TextInput, m.TextOutput));
-        try
+        (_encoder, _batches) = OnnxEncoder.Open<string>(this, exportFolder, options, DefaultBatchSize, m => (m.TextEncoder, m.TextInput, m.TextOutput), encoder =>
         {
-            var manifest = _encoder.Manifest;
-            int contextLength = manifest.ContextLength;
-            var tokenizer = manifest.CreateTokenizer(exportFolder);
-            _batches = new EmbeddingBatches<string>(this, _encoder.Metadata, options.BatchSize ?? DefaultBatchSize, _encoder.NormalizeHere,
-                (texts, start, count, destination) =>
-                {
-                    var tokens = new long[count * contextLength];
-                    EmbeddingInputs.Tokenize(texts, start, count, contextLength, text => tokenizer.Encode(text, contextLength), tokens);
-                    _encoder.Run(tokens, [count, contextLength], destination);
-                });
-        }
-        catch
-        {
-            _encoder.Dispose();
-            throw;
-        }
+            int contextLength = encoder.Manifest.ContextLength;
+            var tokenizer = encoder.Manifest.CreateTokenizer(exportFolder);
+            return (texts, start, count, destination) =>
+            {
+                var tokens = new long[count * contextLength];
+                EmbeddingInputs.Tokenize(texts, start, count, contextLength, text => tokenizer.Encode(text, contextLength), tokens);
+                encoder.Run(tokens, [count, contextLength], destination);
+            };
+        });
     }
 
     /// <summary>The export's manifest (image size, context length, embedding size, precision, ...).</summary>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using Microsoft.Extensions.AI;
+using Microsoft.ML.Clip.Embeddings;
 using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
@@ -36,9 +37,30 @@ internal sealed class OnnxEncoder : IDisposable
     /// <summary>Whether the generator must normalize (normalized embeddings asked for, raw ones exported).</summary>
     public bool NormalizeHere { get; }
 
+    /// <summary>
+    /// Opens the encoder <paramref name="pick"/> names and builds a generator's batches over it with the batch encoder
+    /// <paramref name="encoder"/> makes (the encoder is disposed again if that fails).
+    /// </summary>
+    public static (OnnxEncoder Encoder, EmbeddingBatches<TInput> Batches) Open<TInput>(object owner, string exportFolder,
+        ClipOnnxEmbeddingGeneratorOptions? options, int defaultBatchSize, Func<ClipOnnxManifest, (string File, string Input, string Output)> pick,
+        Func<OnnxEncoder, EmbeddingBatches<TInput>.BatchEncoder> encoder)
+    {
+        options ??= new ClipOnnxEmbeddingGeneratorOptions();
+        var opened = Open(exportFolder, options, pick);
+        try
+        {
+            return (opened, new EmbeddingBatches<TInput>(owner, opened.Metadata, options.BatchSize ?? defaultBatchSize, opened.NormalizeHere, encoder(opened)));
+        }
+        catch
+        {
+            opened.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Reads the manifest of <paramref name="exportFolder"/> (checking the files unless told not to) and opens the encoder <paramref name="pick"/> names.</summary>
     /// <exception cref="InvalidOperationException">Raw embeddings were asked for from an export that normalizes them.</exception>
-    public static OnnxEncoder Open(string exportFolder, ClipOnnxEmbeddingGeneratorOptions options,
+    private static OnnxEncoder Open(string exportFolder, ClipOnnxEmbeddingGeneratorOptions options,
         Func<ClipOnnxManifest, (string File, string Input, string Output)> pick)
     {
         ArgumentException.ThrowIfNullOrEmpty(exportFolder);

@@ -93,8 +93,8 @@ internal static class GeneratorBenchmark
     {
         // Differences as text: Measure.Report rounds numbers to 4 decimals, which would show ~1e-6 as 0.
         Measure.Report($"vit-b-32-image-embedding-{route}", ("images_per_s", count / imageSeconds), ("of_stage", stageImageSeconds / imageSeconds),
-            ("images", count), ("max_abs_diff_vs_stage", imageDiff.ToString("E2")), ("threads", Environment.ProcessorCount));
+            ("images", count), ("max_abs_diff_vs_stage", imageDiff.ToString("0.0e0", System.Globalization.CultureInfo.InvariantCulture)), ("threads", Environment.ProcessorCount));
         Measure.Report($"vit-b-32-text-embedding-{route}", ("texts_per_s", count / textSeconds), ("of_stage", stageTextSeconds / textSeconds),
-            ("texts", count), ("max_abs_diff_vs_stage", textDiff.ToString("E2")), ("threads", Environment.ProcessorCount));
+            ("texts", count), ("max_abs_diff_vs_stage", textDiff.ToString("0.0e0", System.Globalization.CultureInfo.InvariantCulture)), ("threads", Environment.ProcessorCount));
     }
 }

@@ -7,7 +7,9 @@ using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Persistence;
+using Microsoft.ML.Clip.Threading;
 using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Scoring;
 using Microsoft.ML.Clip.Weights;
 using static TorchSharp.torch;
@@ -20,14 +22,25 @@ namespace Microsoft.ML.Clip;
 /// Hugging Face weights, or take it from a fitted <c>ClipPretrain</c>; pass it to the embedding and
 /// zero-shot stages. It is saved inside every ML.NET model zip that uses it.
 /// </summary>
-public sealed class ClipModelBundle
+/// <remarks>
+/// <para><b>Ownership.</b> A bundle holds the model's native (libtorch) memory. The code that creates or loads a bundle
+/// owns it: the stages, transformers and embedding generators built over it share it and never dispose it (a fitted
+/// <c>ClipPretrain</c>'s bundle, <c>ClipEmbeddingTransformer.Bundle</c>, belongs to whoever holds that transformer).
+/// <see cref="Dispose"/> frees the model's weights and its bf16 inference copy at once instead of at some later garbage
+/// collection, which matters to a server that swaps models; dispose a bundle only when nothing scores with it any
+/// more. Disposing waits for encodings in progress through the embedding stages and generators to finish; afterwards
+/// every use throws <see cref="ObjectDisposedException"/>.</para>
+/// </remarks>
+public sealed class ClipModelBundle : IDisposable
 {
+    private readonly ClipModel _model;
     private ClipModel? _inference;
     private ClipScoring? _scoring;
     private readonly object _inferenceLock = new();
+    private readonly UsageGate _gate = new(); // encodings in progress; closed by Dispose
 
     /// <summary>Bundles a model with the tokenizer and preprocessing it was trained with; checks that the tokenizer fits the model's vocabulary.</summary>
-    /// <param name="model">The model (float32 weights; it is not copied).</param>
+    /// <param name="model">The model (float32 weights; it is not copied: the bundle owns it from now on, and <see cref="Dispose"/> disposes it).</param>
     /// <param name="tokenizer">The tokenizer the model was trained with.</param>
     /// <param name="preprocessing">Image preprocessing; null: CLIP's defaults at the model's image size.</param>
     /// <param name="inferenceDType">Arithmetic used by scoring stages: Float32 (default) or BFloat16 (several times faster on CPUs with bf16 instructions,
@@ -41,7 +54,7 @@ public sealed class ClipModelBundle
             throw new ArgumentException($"Inference runs in Float32 or BFloat16, not {inferenceDType}.", nameof(inferenceDType));
         if (tokenizer.VocabularySize > model.Config.Text.VocabSize)
             throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} tokens but the model's vocabulary holds {model.Config.Text.VocabSize}.", nameof(tokenizer));
-        Model = model;
+        _model = model;
         Tokenizer = tokenizer;
         Preprocessing = preprocessing ?? new ImagePreprocessingOptions(model.Config.Vision.ImageSize);
         Preprocessing.Validate();
@@ -49,7 +62,15 @@ public sealed class ClipModelBundle
     }
 
     /// <summary>The model (float32 weights).</summary>
-    public ClipModel Model { get; }
+    /// <exception cref="ObjectDisposedException">The bundle was disposed.</exception>
+    public ClipModel Model
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_gate.IsClosed, this);
+            return _model;
+        }
+    }
 
     /// <summary>Turns captions into the model's token ids (at most <see cref="ContextLength"/> per caption).</summary>
     public ClipTokenizer Tokenizer { get; }
@@ -72,10 +93,10 @@ public sealed class ClipModelBundle
     }
 
     /// <summary>Floats per image or text embedding (the model's joint embedding width): the width of the embedding columns.</summary>
-    public int EmbeddingSize => Model.Config.EmbedDim;
+    public int EmbeddingSize => _model.Config.EmbedDim;
 
     /// <summary>Tokens per caption.</summary>
-    public int ContextLength => Model.Config.Text.ContextLength;
+    public int ContextLength => _model.Config.Text.ContextLength;
 
     /// <summary>
     /// Loads weights in open_clip's or Hugging Face's safetensors layout (detected from the tensor names).
@@ -162,6 +183,7 @@ public sealed class ClipModelBundle
         if (InferenceDType == ScalarType.Float32) return Model;
         lock (_inferenceLock)
         {
+            ObjectDisposedException.ThrowIf(_gate.IsClosed, this);
             if (_inference is null)
             {
                 var copy = Model.Copy();
@@ -176,6 +198,55 @@ public sealed class ClipModelBundle
     internal void InvalidateInferenceCopy()
     {
         lock (_inferenceLock) _inference = null;
+    }
+
+    /// <summary>
+    /// Embeddings of preprocessed images ([<paramref name="count"/>, 3, S, S] floats) into <paramref name="destination"/>
+    /// (<paramref name="count"/> × <see cref="EmbeddingSize"/> floats), with the inference model on its device; what the
+    /// embedding stage and the embedding generators compute. <see cref="Dispose"/> waits for it to finish.
+    /// </summary>
+    internal void EncodeImagesInto(ReadOnlySpan<float> pixels, int count, Span<float> destination, bool normalize)
+    {
+        int size = Preprocessing.ImageSize;
+        using var use = _gate.Enter(this);
+        var model = InferenceModel();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var input = SpanTensors.FromSpan(pixels[..(count * 3 * size * size)], [count, 3, size, size], ScalarType.Float32).to(model.Device);
+        SpanTensors.CopyToSpan(model.EncodeImage(input, normalize), destination);
+    }
+
+    /// <summary>
+    /// Embeddings of token ids ([<paramref name="count"/>, <see cref="ContextLength"/>]) into <paramref name="destination"/>,
+    /// as <see cref="EncodeImagesInto"/>.
+    /// </summary>
+    internal void EncodeTextsInto(ReadOnlySpan<long> tokens, int count, Span<float> destination, bool normalize)
+    {
+        using var use = _gate.Enter(this);
+        var model = InferenceModel();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var input = SpanTensors.FromSpan(tokens[..(count * ContextLength)], [count, ContextLength], ScalarType.Int64).to(model.Device);
+        SpanTensors.CopyToSpan(model.EncodeText(input, normalize), destination);
+    }
+
+    /// <summary>
+    /// Frees the model's weights (and the bf16 inference copy) now. Waits for encodings in progress through the
+    /// embedding stages and generators; afterwards using the bundle, or a stage or generator over it, throws
+    /// <see cref="ObjectDisposedException"/>. Only the bundle's owner disposes it (see the remarks on the class).
+    /// Calling it again does nothing.
+    /// </summary>
+    public void Dispose()
+    {
+        if (!_gate.Close()) return;
+        ClipModel? inference;
+        lock (_inferenceLock)
+        {
+            inference = _inference;
+            _inference = null;
+        }
+        inference?.Dispose();
+        _model.Dispose();
     }
 
     // *** Binary format (inside the owning component's folder of the model zip) ***

@@ -26,6 +26,7 @@ public static class Program
             ("vit-b-32-training", () => VitB32TrainingBenchmark.Run()),
             ("step-breakdown", () => StepBreakdownBenchmark.Run()),
             ("onnx", () => OnnxRuntimeBenchmark.Run()),
+            ("generators", () => GeneratorBenchmark.Run(GeneratorCount(args))),
         };
         // One case of the ViT-B-32 training benchmark, in its own process (for its own peak memory).
         if (VitB32TrainingBenchmark.TryRunCase(args)) return 0;
@@ -43,5 +44,12 @@ public static class Program
         }
         foreach (var (_, run) in selected) run();
         return 0;
+    }
+
+    /// <summary><c>generators --count N</c>: images and texts per route (default 2,000).</summary>
+    private static int GeneratorCount(string[] args)
+    {
+        int at = Array.IndexOf(args, "--count");
+        return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], System.Globalization.CultureInfo.InvariantCulture) : 2000;
     }
 }

@@ -3,6 +3,9 @@
 // also what makes ML.NET's ComponentCatalog see our [LoadableClass] attributes.
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Core")]
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Data")]
+// The input exception moved to Microsoft.ML.Clip.Preprocessing (the ONNX Runtime generators throw it without TorchSharp);
+// code compiled against this assembly's copy still finds it.
+[assembly: System.Runtime.CompilerServices.TypeForwardedTo(typeof(Microsoft.ML.Clip.ClipInputException))]
 
 namespace System.Runtime.CompilerServices
 {

@@ -175,26 +175,11 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
         public override void Compute(RowBatch batch)
         {
             var b = (ClipInputBatch)batch;
-            var model = bundle.InferenceModel();
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
             int output = 0;
             if (HasImage)
-            {
-                var pixels = b.PixelTensor(bundle.Preprocessing.ImageSize).to(model.Device);
-                CopyOut(model.EncodeImage(pixels, normalize: true), b.Outputs[output++]);
-            }
+                bundle.EncodeImagesInto(b.Pixels, b.Count, b.Outputs[output++], normalize: true);
             if (HasText)
-            {
-                var tokens = b.TokenTensor(bundle.ContextLength).to(model.Device);
-                CopyOut(model.EncodeText(tokens, normalize: true), b.Outputs[output]);
-            }
-        }
-
-        private static void CopyOut(Tensor embeddings, float[] destination)
-        {
-            var cpu = embeddings.to(ScalarType.Float32).cpu().contiguous();
-            cpu.data<float>().CopyTo(destination.AsSpan(0, (int)cpu.numel()));
+                bundle.EncodeTextsInto(b.Tokens, b.Count, b.Outputs[output], normalize: true);
         }
     }
 }

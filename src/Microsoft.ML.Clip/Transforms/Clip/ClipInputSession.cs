@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using Microsoft.ML;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Transforms.Batching;
 using static TorchSharp.torch;
 
@@ -64,19 +65,11 @@ internal sealed class ClipInputBatch : RowBatch
 
     /// <summary>The pixels of the batch's rows as a [Count, 3, S, S] tensor (a copy).</summary>
     public Tensor PixelTensor(int imageSize) =>
-        CopyToTensor(Pixels.AsSpan(0, Count * 3 * imageSize * imageSize), [Count, 3, imageSize, imageSize], ScalarType.Float32);
+        SpanTensors.FromSpan<float>(Pixels.AsSpan(0, Count * 3 * imageSize * imageSize), [Count, 3, imageSize, imageSize], ScalarType.Float32);
 
     /// <summary>The token ids of the batch's rows as a [Count, L] tensor (a copy).</summary>
     public Tensor TokenTensor(int contextLength) =>
-        CopyToTensor(Tokens.AsSpan(0, Count * contextLength), [Count, contextLength], ScalarType.Int64);
-
-    /// <summary>One copy straight into a new tensor's storage (not an intermediate array, then another copy).</summary>
-    private static Tensor CopyToTensor<T>(ReadOnlySpan<T> values, long[] shape, ScalarType dtype) where T : unmanaged
-    {
-        var result = empty(shape, dtype);
-        System.Runtime.InteropServices.MemoryMarshal.AsBytes(values).CopyTo(result.bytes);
-        return result;
-    }
+        SpanTensors.FromSpan<long>(Tokens.AsSpan(0, Count * contextLength), [Count, contextLength], ScalarType.Int64);
 }
 
 /// <summary>

@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using System.Threading.Tasks;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
@@ -133,44 +132,6 @@ internal sealed class ImageInput
         }
     }
 
-    /// <summary>
-    /// Decodes one encoded image and preprocesses it into <paramref name="destination"/>. The dimensions are read
-    /// from the header first and images above the pixel limit are refused before anything is decoded (a few
-    /// kilobytes of PNG can declare a 13,000 × 13,000 image, gigabytes once decoded). Skia's codec is used
-    /// directly, rather than MLImage, because it reports truncated or corrupt data instead of returning a
-    /// partly black image.
-    /// </summary>
-    private unsafe void DecodeInto(byte[] bytes, Span<float> destination)
-    {
-        using var data = SkiaSharp.SKData.CreateCopy(bytes);
-        using var codec = SkiaSharp.SKCodec.Create(data)
-            ?? throw new InvalidDataException($"the {bytes.Length} bytes are not an image in a supported format (PNG, JPEG, WebP, GIF, BMP, ICO)");
-        var (width, height) = (codec.Info.Width, codec.Info.Height);
-        long limit = _preprocessor.Options.MaxPixels;
-        if (width <= 0 || height <= 0)
-            throw new InvalidDataException($"the image declares an empty size {width}×{height}");
-        if ((long)width * height > limit)
-            throw new ImageTooLargeException($"the image is {width}×{height} = {(long)width * height:N0} pixels, above the limit of {limit:N0} (ImagePreprocessingOptions.MaxPixels); it was not decoded.", width, height, limit);
-
-        // Premultiplied RGBA: the same pixels MLImage hands over (and what PIL's RGBA resize works on).
-        var info = new SkiaSharp.SKImageInfo(width, height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Premul);
-        var pixels = System.Buffers.ArrayPool<byte>.Shared.Rent(checked(width * height * 4));
-        try
-        {
-            fixed (byte* p = pixels)
-            {
-                var result = codec.GetPixels(info, (IntPtr)p);
-                if (result != SkiaSharp.SKCodecResult.Success)
-                    throw new InvalidDataException($"the {width}×{height} image could not be decoded ({result}): truncated or corrupt data");
-            }
-            _preprocessor.PreprocessInto(pixels.AsSpan(0, width * height * 4), width, height, width * 4, RawPixelFormat.Rgba32Premultiplied, destination);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(pixels);
-        }
-    }
-
     /// <summary>Decodes and preprocesses encoded images in parallel: <c>images[i]</c> (when not null) fills slot i.</summary>
     /// <param name="images">Encoded images by slot (null: already preprocessed, or marked bad).</param>
     /// <param name="count">Slots in use.</param>
@@ -178,32 +139,13 @@ internal sealed class ImageInput
     /// <param name="rows">Input row of each slot, for error messages.</param>
     /// <param name="onBadImage">When set, a bad image is reported here (with its slot) instead of failing the batch.</param>
     /// <exception cref="ClipInputException">Without <paramref name="onBadImage"/>: the first bad slot of the batch (itself, never an AggregateException).</exception>
-    public void Decode(byte[]?[] images, int count, float[] destination, long[] rows, Action<int, ClipInputException>? onBadImage = null)
-    {
-        // Failures are kept by slot and the first one thrown after the loop: the same row whichever decoder thread
-        // fails first, and the exception itself rather than Parallel.For's AggregateException around it.
-        var failures = onBadImage is null ? new ClipInputException?[count] : null;
-        Parallel.For(0, count, (i, loop) =>
-        {
-            var bytes = images[i];
-            if (bytes is null) return;
-            try
+    public void Decode(byte[]?[] images, int count, float[] destination, long[] rows, Action<int, ClipInputException>? onBadImage = null) =>
+        EncodedImageDecoder.DecodeAll(count, _preprocessor, destination,
+            i =>
             {
-                DecodeInto(bytes, destination.AsSpan(i * Length, Length));
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                var error = new ClipInputException(ColumnName, rows[i], ex);
-                if (failures is null) { onBadImage!(i, error); return; }
-                failures[i] = error;
-                loop.Break(); // later slots need not be decoded; earlier ones still are, so the first failure is found
-            }
-            finally
-            {
-                images[i] = null;
-            }
-        });
-        if (failures is not null && Array.Find(failures, f => f is not null) is { } first)
-            throw first;
-    }
+                var bytes = images[i];
+                images[i] = null; // the batch's buffers are reused; the bytes are not needed after this image
+                return bytes is null ? (ReadOnlyMemory<byte>?)null : bytes;
+            },
+            (i, ex) => new ClipInputException(ColumnName, rows[i], ex), onBadImage);
 }

@@ -35,15 +35,15 @@ internal static class WeightEnsemble
                     options.SelectBy == ClipEnsembleSelection.ZeroShot ? "mean zero-shot accuracy" : "mean validation Recall@1", score));
             if (best is null || score > bestScore)
             {
-                best?.Model.Dispose();
+                best?.Dispose(); // the bundle: its model and the bf16 copy scoring may have made
                 (best, bestScore, bestAlpha) = (candidate, score, alpha);
             }
             else
             {
-                model.Dispose();
+                candidate.Dispose();
             }
         }
-        fineTuned.Model.Dispose();
+        fineTuned.Dispose();
         report.ChosenAlpha = bestAlpha;
         log.Info(string.Format(CultureInfo.InvariantCulture, "Returning the weight-space ensemble (1 − α)·initial + α·fine-tuned with α = {0}.", bestAlpha));
         return best!;

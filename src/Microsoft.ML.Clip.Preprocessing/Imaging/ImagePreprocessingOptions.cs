@@ -14,7 +14,7 @@ namespace Microsoft.ML.Clip.Imaging;
 /// The object is immutable once built (init-only properties; <see cref="Mean"/> and <see cref="Std"/> are copied).
 /// <see cref="Validate"/> checks every value; <see cref="ClipImagePreprocessor"/> calls it.
 /// </remarks>
-public sealed class ImagePreprocessingOptions
+public sealed partial class ImagePreprocessingOptions
 {
     /// <summary>Largest square size accepted by <see cref="Validate"/>: 3·size² floats must fit in one span.</summary>
     public const int MaxImageSize = 16_384;

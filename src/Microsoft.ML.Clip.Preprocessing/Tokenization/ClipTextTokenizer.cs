@@ -123,7 +123,8 @@ public abstract class ClipTextTokenizer
     /// <summary>Reads back a tokenizer written by <see cref="SaveFiles"/> and <see cref="Settings"/>.</summary>
     /// <param name="settings">The recorded settings.</param>
     /// <param name="read">Returns a saved file's content by name.</param>
-    /// <param name="source">Where the files are, for error messages.</param>
+    /// <param name="source">Where the files are, for error messages: a file's name is appended to it (a folder with its
+    /// trailing separator, or a model zip's entry prefix).</param>
     /// <exception cref="InvalidDataException">The kind is unknown, or the files disagree with the settings.</exception>
     internal static ClipTextTokenizer Load(TokenizerSettings settings, Func<string, byte[]> read, string source)
     {

@@ -180,7 +180,7 @@ public sealed class ClipTokenizer : ClipTextTokenizer
     /// U+FFFD for invalid sequences, <c>&lt;/w&gt;</c> replaced by a space), and further: start tokens are skipped, the
     /// first end token ends the text (what follows is padding), and the trailing space is removed.
     /// </summary>
-    /// <param name="ids">Token ids, for example a row of <see cref="Encode(string?, int)"/>.</param>
+    /// <param name="ids">Token ids, for example a row of <see cref="ClipTextTokenizer.Encode(string?, int)"/>.</param>
     /// <returns>The cleaned (lowercased) text that the ids stand for.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An id is outside 0 to <see cref="VocabularySize"/> − 1.</exception>
     public override string Decode(IEnumerable<int> ids)
@@ -224,7 +224,7 @@ public sealed class ClipTokenizer : ClipTextTokenizer
 
     /// <summary>Reads the files of <see cref="SaveFiles"/> back.</summary>
     internal static ClipTokenizer FromSavedFiles(Func<string, byte[]> read, string source) =>
-        FromHuggingFace(new MemoryStream(read(VocabFile)), new MemoryStream(read(MergesFile)), $"{source}/{VocabFile}", $"{source}/{MergesFile}");
+        FromHuggingFace(new MemoryStream(read(VocabFile)), new MemoryStream(read(MergesFile)), source + VocabFile, source + MergesFile);
 
     /// <summary>Hugging Face's name of the vocabulary file.</summary>
     internal const string VocabFile = "vocab.json";

@@ -171,7 +171,7 @@ public sealed class SigLipTokenizer : ClipTextTokenizer
 
     /// <summary>Reads a tokenizer saved by <see cref="SaveFiles"/> with its settings.</summary>
     internal static SigLipTokenizer FromSavedFiles(Func<string, byte[]> read, TokenizerSettings settings, string source) =>
-        Create(read(ModelFile), $"{source}/{ModelFile}", settings.Cleaning, _ => (settings.EndOfTextId, settings.PadId));
+        Create(read(ModelFile), source + ModelFile, settings.Cleaning, _ => (settings.EndOfTextId, settings.PadId));
 
     private static SigLipTokenizer FromFile(string path, bool gemma)
     {

@@ -71,10 +71,10 @@ public sealed class ClipOnnxManifest
     public IReadOnlyList<string>? TokenizerFiles { get; init; }
 
     /// <summary>CLIP's BPE vocabulary (Hugging Face <c>vocab.json</c> layout); null for other tokenizers.</summary>
-    public string? Vocabulary { get; init; } = ClipTokenizer.VocabFile;
+    public string? Vocabulary { get; init; }
 
     /// <summary>CLIP's BPE merges (Hugging Face <c>merges.txt</c> layout); null for other tokenizers.</summary>
-    public string? Merges { get; init; } = ClipTokenizer.MergesFile;
+    public string? Merges { get; init; }
 
     /// <summary>Side of the square input in pixels.</summary>
     public int ImageSize { get; init; }

@@ -131,7 +131,7 @@ public sealed class ClipModelBundle
         if (first.Scoring.Name != second.Scoring.Name)
             throw new ArgumentException($"Cannot interpolate models that score differently ('{first.Scoring.Name}' and '{second.Scoring.Name}').");
         if (!SamePreprocessing(first.Preprocessing, second.Preprocessing))
-            throw new ArgumentException("Cannot interpolate models with different image preprocessing (size, resize mode, mean or std).");
+            throw new ArgumentException("Cannot interpolate models with different image preprocessing (size, resize mode, interpolation, mean or std).");
         if (!first.Tokenizer.SameAs(second.Tokenizer))
             throw new ArgumentException("Cannot interpolate models with different tokenizers: the same token id would mean different text.");
         var model = WeightInterpolation.Interpolate(first.Model, second.Model, alpha);
@@ -139,7 +139,8 @@ public sealed class ClipModelBundle
     }
 
     private static bool SamePreprocessing(ImagePreprocessingOptions a, ImagePreprocessingOptions b) =>
-        a.ImageSize == b.ImageSize && a.ResizeMode == b.ResizeMode && a.Mean.SequenceEqual(b.Mean) && a.Std.SequenceEqual(b.Std);
+        a.ImageSize == b.ImageSize && a.ResizeMode == b.ResizeMode && a.Interpolation == b.Interpolation
+        && a.Mean.SequenceEqual(b.Mean) && a.Std.SequenceEqual(b.Std);
 
     /// <summary>
     /// The model to score with: the float32 model itself, or a bf16 copy made once (open_clip's low-precision
@@ -167,16 +168,19 @@ public sealed class ClipModelBundle
     }
 
     // *** Binary format (inside the owning component's folder of the model zip) ***
-    // int: format version (1)
+    // int: format version (1, or 2 when the interpolation is not bicubic, so that versions before it refuse the model
+    //      rather than resize differently)
     // string: open_clip config JSON
     // int: inference dtype (ScalarType)
     // int: image size, int: resize mode, float[3]: mean, float[3]: std, long: max pixels
+    // version 2 only: int: interpolation (ClipInterpolation)
     // entries: ClipWeights.safetensors, the tokenizer's files as ClipTokenizer.<file> (CLIP: vocab.json, merges.txt;
     // SentencePiece: sentencepiece.model), ClipTokenizer.settings.json (string: TokenizerSettings JSON; absent in older
     // models, whose tokenizer is CLIP's BPE),
     // ClipScoring.bin (string: ClipScoring.Name; absent in older models),
     // ClipSimilarity.bin (int: 1 for FILIP's token-wise scoring, read by older versions; written only when not 0)
     private const int FormatVersion = 1;
+    private const int InterpolationFormatVersion = 2;
     private const string ScoringEntry = "ClipScoring.bin";
     private const string TokenizerEntryPrefix = "ClipTokenizer.";
     private const string TokenizerSettingsEntry = "ClipTokenizer.settings.json";
@@ -185,7 +189,8 @@ public sealed class ClipModelBundle
     internal void Save(ModelSaveContext ctx)
     {
         var writer = ctx.Writer;
-        writer.Write(FormatVersion);
+        bool bicubic = Preprocessing.Interpolation == ClipInterpolation.Bicubic;
+        writer.Write(bicubic ? FormatVersion : InterpolationFormatVersion);
         writer.Write(Model.Config.ToOpenClipJson());
         writer.Write((int)InferenceDType);
         writer.Write(Preprocessing.ImageSize);
@@ -193,6 +198,7 @@ public sealed class ClipModelBundle
         foreach (var v in Preprocessing.Mean) writer.Write(v);
         foreach (var v in Preprocessing.Std) writer.Write(v);
         writer.Write(Preprocessing.MaxPixels);
+        if (!bicubic) writer.Write((int)Preprocessing.Interpolation);
         ctx.SaveTensors("ClipWeights.safetensors", Model.state_dict());
         foreach (var (name, content) in Tokenizer.SaveFiles())
             ctx.SaveBinaryStream(TokenizerEntryPrefix + name, w => w.Write(content));
@@ -208,8 +214,8 @@ public sealed class ClipModelBundle
     {
         var reader = ctx.Reader;
         int version = reader.ReadInt32();
-        if (version != FormatVersion)
-            throw new InvalidDataException($"The CLIP model in '{ctx.Directory}' has format version {version}; this library reads version {FormatVersion}.");
+        if (version is not (FormatVersion or InterpolationFormatVersion))
+            throw new InvalidDataException($"The CLIP model in '{ctx.Directory}' has format version {version}; this library reads versions {FormatVersion} and {InterpolationFormatVersion}.");
         var config = ClipConfig.FromOpenClipJson(reader.ReadString());
         var dtype = (ScalarType)reader.ReadInt32();
         int imageSize = reader.ReadInt32();
@@ -217,7 +223,8 @@ public sealed class ClipModelBundle
         var mean = new[] { reader.ReadSingle(), reader.ReadSingle(), reader.ReadSingle() };
         var std = new[] { reader.ReadSingle(), reader.ReadSingle(), reader.ReadSingle() };
         long maxPixels = reader.ReadInt64();
-        var preprocessing = new ImagePreprocessingOptions(imageSize) { ResizeMode = resize, Mean = mean, Std = std, MaxPixels = maxPixels };
+        var interpolation = version == InterpolationFormatVersion ? (ClipInterpolation)reader.ReadInt32() : ClipInterpolation.Bicubic;
+        var preprocessing = new ImagePreprocessingOptions(imageSize) { ResizeMode = resize, Interpolation = interpolation, Mean = mean, Std = std, MaxPixels = maxPixels };
 
         var model = new ClipModel(config);
         using (var scope = NewDisposeScope())

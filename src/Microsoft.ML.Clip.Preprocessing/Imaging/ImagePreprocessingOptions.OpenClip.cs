@@ -19,11 +19,11 @@ public sealed partial class ImagePreprocessingOptions
     /// </summary>
     /// <remarks>
     /// <para>Implemented: <c>resize_mode</c> <c>shortest</c> (<see cref="ClipResizeMode.ShortestSideCenterCrop"/>) and
-    /// <c>squash</c> (<see cref="ClipResizeMode.Squash"/>); <c>interpolation</c> <c>bicubic</c>, and <c>random</c>, which
-    /// open_clip's evaluation transform also resizes with bicubic; <c>mode</c> <c>RGB</c>; <c>mean</c> and <c>std</c> as
+    /// <c>squash</c> (<see cref="ClipResizeMode.Squash"/>); <c>interpolation</c> <c>bicubic</c>, <c>bilinear</c>
+    /// (<see cref="Interpolation"/>), and <c>random</c>, which open_clip's evaluation transform resizes with bicubic; <c>mode</c> <c>RGB</c>; <c>mean</c> and <c>std</c> as
     /// three numbers or one for every channel (as open_clip expands it). <c>fill_color</c> only matters to
     /// <c>resize_mode</c> <c>longest</c>, so it is checked to be a number and otherwise has no effect.</para>
-    /// <para>Refused, with the field named: <c>interpolation</c> <c>bilinear</c>, <c>resize_mode</c> <c>longest</c>, a
+    /// <para>Refused, with the field named: <c>resize_mode</c> <c>longest</c>, a
     /// non-square <c>size</c>, another <c>mode</c>, and any field open_clip's <c>PreprocessCfg</c> does not have.</para>
     /// </remarks>
     /// <param name="preprocessCfgJson">The <c>preprocess_cfg</c> object as JSON text.</param>
@@ -61,11 +61,13 @@ public sealed partial class ImagePreprocessingOptions
         string mode = Text(fields, "mode") ?? "RGB";
         if (mode != "RGB")
             throw new InvalidDataException($"preprocess_cfg.mode is '{mode}'; only 'RGB' is implemented (as in open_clip).");
-        string interpolation = Text(fields, "interpolation") ?? "bicubic";
-        if (interpolation is not ("bicubic" or "random"))
-            throw new InvalidDataException(interpolation == "bilinear"
-                ? "preprocess_cfg.interpolation is 'bilinear', which is not implemented: this library resizes with PIL's bicubic filter only."
-                : $"preprocess_cfg.interpolation is '{interpolation}'; open_clip knows 'bicubic', 'bilinear' and 'random'.");
+        var interpolation = (Text(fields, "interpolation") ?? "bicubic") switch
+        {
+            // open_clip's evaluation transform resizes with bicubic for 'random' too.
+            "bicubic" or "random" => ClipInterpolation.Bicubic,
+            "bilinear" => ClipInterpolation.Bilinear,
+            var other => throw new InvalidDataException($"preprocess_cfg.interpolation is '{other}'; open_clip knows 'bicubic', 'bilinear' and 'random'."),
+        };
         var resize = (Text(fields, "resize_mode") ?? "shortest") switch
         {
             "shortest" => ClipResizeMode.ShortestSideCenterCrop,
@@ -82,6 +84,7 @@ public sealed partial class ImagePreprocessingOptions
         var options = new ImagePreprocessingOptions(size)
         {
             ResizeMode = resize,
+            Interpolation = interpolation,
             Mean = Channels(fields, "mean", OpenAIClipMean),
             Std = Channels(fields, "std", OpenAIClipStd),
         };

@@ -47,6 +47,9 @@ public sealed partial class ImagePreprocessingOptions
     /// <summary>How images of other shapes become square. Default: <see cref="ClipResizeMode.ShortestSideCenterCrop"/>.</summary>
     public ClipResizeMode ResizeMode { get; init; } = ClipResizeMode.ShortestSideCenterCrop;
 
+    /// <summary>The resize filter. Default: <see cref="ClipInterpolation.Bicubic"/>, as open_clip.</summary>
+    public ClipInterpolation Interpolation { get; init; } = ClipInterpolation.Bicubic;
+
     /// <summary>Per-channel (R, G, B) mean subtracted after scaling pixels to [0, 1]. Three finite values.</summary>
     public IReadOnlyList<float> Mean
     {
@@ -84,6 +87,8 @@ public sealed partial class ImagePreprocessingOptions
             throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, $"ImageSize must be between 1 and {MaxImageSize}.");
         if (!Enum.IsDefined(ResizeMode))
             throw new ArgumentOutOfRangeException(nameof(ResizeMode), ResizeMode, "Unknown resize mode.");
+        if (!Enum.IsDefined(Interpolation))
+            throw new ArgumentOutOfRangeException(nameof(Interpolation), Interpolation, "Unknown interpolation.");
         CheckChannels(Mean, nameof(Mean), positive: false);
         CheckChannels(Std, nameof(Std), positive: true);
         if (MaxPixels < 1)

@@ -88,8 +88,12 @@ public sealed class ClipOnnxManifest
     /// <summary>How an image becomes a square: <c>ShortestSideCenterCrop</c>, <c>Squash</c>, ... (the library's <c>ClipResizeMode</c> names).</summary>
     public string ResizeMode { get; init; } = "";
 
-    /// <summary>The resampling filter of the resize (PIL's antialiased bicubic, as open_clip).</summary>
-    public string Interpolation { get; init; } = "bicubic-antialiased";
+    /// <summary>The resampling filter of the resize: PIL's antialiased bicubic (<c>bicubic-antialiased</c>, as open_clip by
+    /// default) or bilinear (<c>bilinear-antialiased</c>).</summary>
+    public string Interpolation { get; init; } = InterpolationName(ClipInterpolation.Bicubic);
+
+    /// <summary>The manifest's name of an interpolation (<see cref="Interpolation"/>).</summary>
+    public static string InterpolationName(ClipInterpolation interpolation) => $"{interpolation.ToString().ToLowerInvariant()}-antialiased";
 
     /// <summary>Token ids per caption (the text encoder's second dimension); shorter captions are padded with <see cref="PadId"/>.</summary>
     public int ContextLength { get; init; }
@@ -201,13 +205,22 @@ public sealed class ClipOnnxManifest
         _ => name,
     };
 
-    /// <summary>The image preprocessing the image encoder expects (size, normalization, resize mode).</summary>
-    /// <exception cref="InvalidDataException">The manifest names a resize mode this library does not know.</exception>
+    /// <summary>The image preprocessing the image encoder expects (size, normalization, resize mode, interpolation).</summary>
+    /// <exception cref="InvalidDataException">The manifest names a resize mode or interpolation this library does not know.</exception>
     public ImagePreprocessingOptions CreatePreprocessingOptions()
     {
         if (!Enum.TryParse<ClipResizeMode>(ResizeMode, out var mode) || !Enum.IsDefined(mode))
             throw new InvalidDataException($"The manifest's resize mode '{ResizeMode}' is unknown; expected one of {string.Join(", ", Enum.GetNames<ClipResizeMode>())}.");
-        return new ImagePreprocessingOptions(ImageSize) { Mean = Mean.ToArray(), Std = Std.ToArray(), ResizeMode = mode };
+        var interpolations = Enum.GetValues<ClipInterpolation>();
+        if (!interpolations.Any(i => InterpolationName(i) == Interpolation))
+            throw new InvalidDataException($"The manifest's interpolation '{Interpolation}' is unknown; expected one of {string.Join(", ", interpolations.Select(InterpolationName))}.");
+        return new ImagePreprocessingOptions(ImageSize)
+        {
+            Mean = Mean.ToArray(),
+            Std = Std.ToArray(),
+            ResizeMode = mode,
+            Interpolation = interpolations.First(i => InterpolationName(i) == Interpolation),
+        };
     }
 
     /// <summary>The lower-case hex SHA-256 of a file.</summary>

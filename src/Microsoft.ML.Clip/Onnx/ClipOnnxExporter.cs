@@ -105,6 +105,7 @@ internal static class ClipOnnxExporter
             Mean = preprocessing.Mean.ToArray(),
             Std = preprocessing.Std.ToArray(),
             ResizeMode = preprocessing.ResizeMode.ToString(),
+            Interpolation = ClipOnnxManifest.InterpolationName(preprocessing.Interpolation),
             ContextLength = model.Config.Text.ContextLength,
             VocabularySize = model.Config.Text.VocabSize,
             Tokenizer = tokenizer.Kind,
@@ -138,6 +139,7 @@ internal static class ClipOnnxExporter
         yield return ("clip.mean", string.Join(",", m.Mean.Select(v => v.ToString("R", c))));
         yield return ("clip.std", string.Join(",", m.Std.Select(v => v.ToString("R", c))));
         yield return ("clip.resize_mode", m.ResizeMode);
+        yield return ("clip.interpolation", m.Interpolation);
         yield return ("clip.context_length", m.ContextLength.ToString(c));
         yield return ("clip.scoring", m.Scoring);
         yield return ("clip.logit_scale", m.LogitScale.ToString("R", c));

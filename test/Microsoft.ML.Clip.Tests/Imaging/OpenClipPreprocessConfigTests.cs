@@ -37,8 +37,17 @@ public class OpenClipPreprocessConfigTests
         Assert.Equal(384, ImagePreprocessingOptions.FromOpenClipPreprocessConfig("""{"size": [384, 384]}""").ImageSize);
     }
 
+    [Fact]
+    public void BilinearIsReadForClipaAndMobileClip()
+    {
+        // open_clip's MobileCLIP pretrained config: mean 0, std 1, bilinear, shortest.
+        var options = ImagePreprocessingOptions.FromOpenClipPreprocessConfig(
+            """{"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "interpolation": "bilinear", "resize_mode": "shortest"}""", imageSize: 256);
+        Assert.Equal((ClipInterpolation.Bilinear, ClipResizeMode.ShortestSideCenterCrop), (options.Interpolation, options.ResizeMode));
+        Assert.Equal(ClipInterpolation.Bicubic, ImagePreprocessingOptions.FromOpenClipPreprocessConfig("""{"interpolation": "random"}""", 224).Interpolation);
+    }
+
     [Theory]
-    [InlineData("""{"interpolation": "bilinear"}""", "preprocess_cfg.interpolation is 'bilinear'")]
     [InlineData("""{"interpolation": "lanczos"}""", "preprocess_cfg.interpolation is 'lanczos'")]
     [InlineData("""{"resize_mode": "longest", "fill_color": 128}""", "preprocess_cfg.resize_mode is 'longest'")]
     [InlineData("""{"resize_mode": 1}""", "preprocess_cfg.resize_mode must be a string")]

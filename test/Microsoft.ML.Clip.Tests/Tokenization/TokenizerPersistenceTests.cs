@@ -89,6 +89,27 @@ public class TokenizerPersistenceTests
     }
 
     [Fact]
+    public void ManifestsWrittenBeforeTokenizerKindsStillLoad()
+    {
+        // An export of this version without the fields earlier versions did not write: what those left on disk.
+        manual_seed(2);
+        var bpe = ClipBpeTrainer.Train(["a red square", "a blue circle"], new ClipBpeTrainerOptions { VocabularySize = 600 });
+        var config = TinyConfigs.Micro with { Text = TinyConfigs.Micro.Text with { VocabSize = bpe.VocabularySize } };
+        using var temp = new TempDirectory();
+        string folder = temp.File("export");
+        new ClipModelBundle(new ClipModel(config), bpe).ExportOnnx(folder);
+        string path = Path.Combine(folder, ClipOnnxManifest.FileName);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        foreach (var field in new[] { "tokenizer", "text_cleaning", "tokenizer_files", "pad_id" })
+            Assert.True(json.Remove(field), field);
+        File.WriteAllText(path, json.ToJsonString());
+
+        var manifest = ClipOnnxManifest.Load(folder);
+        var tokenizer = Assert.IsType<ClipTokenizer>(manifest.CreateTokenizer(folder));
+        Assert.Equal(bpe.Encode("a red square", 8), tokenizer.Encode("a red square", 8));
+    }
+
+    [Fact]
     public void BundlesWithDifferentTokenizersDoNotInterpolate()
     {
         var gemma = GemmaBundle();

@@ -16,7 +16,7 @@ internal sealed class ClipOnnxModel : IDisposable
     private readonly ClipOnnxManifest _manifest;
     private readonly InferenceSession _image;
     private readonly InferenceSession _text;
-    private readonly ClipTokenizer _tokenizer;
+    private readonly ClipTextTokenizer _tokenizer;
     private readonly ClipImagePreprocessor _preprocessor;
 
     public ClipOnnxModel(string exportFolder)

@@ -54,7 +54,7 @@ public static class ClipCatalog
     /// var model = pipeline.Fit(pairs);
     /// </code>
     /// </example>
-    public static ClipPretrainEstimator ClipPretrain(this TransformsCatalog catalog, ClipConfig architecture, ClipTokenizer tokenizer,
+    public static ClipPretrainEstimator ClipPretrain(this TransformsCatalog catalog, ClipConfig architecture, ClipTextTokenizer tokenizer,
         string imageColumnName = "Image", string textColumnName = "Text", int epochs = 10, int batchSize = 64) =>
         ClipPretrain(catalog, new ClipPretrainOptions
         {
@@ -81,7 +81,7 @@ public static class ClipCatalog
     /// <see cref="ClipModelBundle.EmbeddingSize"/> floats usable as features by any trainer.
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
-    /// <param name="model">A loaded CLIP model (<see cref="ClipModelBundle.Load(string, ClipConfig?, ClipTokenizer, Imaging.ImagePreprocessingOptions?, TorchSharp.torch.Device?, TorchSharp.torch.ScalarType)"/>, or a fitted ClipPretrain's <see cref="ClipEmbeddingTransformer.Bundle"/>).</param>
+    /// <param name="model">A loaded CLIP model (<see cref="ClipModelBundle.Load(string, ClipConfig?, ClipTextTokenizer, Imaging.ImagePreprocessingOptions?, TorchSharp.torch.Device?, TorchSharp.torch.ScalarType)"/>, or a fitted ClipPretrain's <see cref="ClipEmbeddingTransformer.Bundle"/>).</param>
     /// <param name="outputColumnName">The embedding column.</param>
     /// <param name="inputColumnName">Images: MLImage, encoded bytes, or preprocessed pixels (Vector&lt;Single&gt; of 3 × size × size; the
     /// form <c>ConvertToOnnx</c> can convert); the default <c>Image</c> reads the loaders' <c>ImageBytes</c> when the input has only that.</param>

@@ -46,7 +46,7 @@ public sealed class ClipModelBundle : IDisposable
     /// <param name="inferenceDType">Arithmetic used by scoring stages: Float32 (default) or BFloat16 (several times faster on CPUs with bf16 instructions,
     /// AVX-512 BF16 or AMX; several times slower on CPUs without them, where libtorch emulates bf16: see
     /// <see cref="Diagnostics.CpuInfo.HasFastBFloat16"/>).</param>
-    public ClipModelBundle(ClipModel model, ClipTokenizer tokenizer, ImagePreprocessingOptions? preprocessing = null, ScalarType inferenceDType = ScalarType.Float32)
+    public ClipModelBundle(ClipModel model, ClipTextTokenizer tokenizer, ImagePreprocessingOptions? preprocessing = null, ScalarType inferenceDType = ScalarType.Float32)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -73,7 +73,7 @@ public sealed class ClipModelBundle : IDisposable
     }
 
     /// <summary>Turns captions into the model's token ids (at most <see cref="ContextLength"/> per caption).</summary>
-    public ClipTokenizer Tokenizer { get; }
+    public ClipTextTokenizer Tokenizer { get; }
 
     /// <summary>Image preprocessing settings.</summary>
     public ImagePreprocessingOptions Preprocessing { get; }
@@ -103,11 +103,11 @@ public sealed class ClipModelBundle : IDisposable
     /// </summary>
     /// <param name="weightsPath">A <c>.safetensors</c> file.</param>
     /// <param name="config">The architecture; null: the config stored in the file's metadata by this library.</param>
-    /// <param name="tokenizer">The tokenizer (e.g. <see cref="ClipTokenizer.FromOpenAIMergesFile(string)"/>).</param>
+    /// <param name="tokenizer">The tokenizer (e.g. <see cref="ClipTokenizer.FromOpenAIMergesFile(string)"/>, <see cref="ClipTextTokenizer.FromHubFolder(string)"/>).</param>
     /// <param name="preprocessing">Image preprocessing; null: CLIP's defaults at the model's image size.</param>
     /// <param name="device">Where the model runs (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>); null: CPU.</param>
     /// <param name="inferenceDType">Float32 or BFloat16 scoring.</param>
-    public static ClipModelBundle Load(string weightsPath, ClipConfig? config, ClipTokenizer tokenizer,
+    public static ClipModelBundle Load(string weightsPath, ClipConfig? config, ClipTextTokenizer tokenizer,
         ImagePreprocessingOptions? preprocessing = null, Device? device = null, ScalarType inferenceDType = ScalarType.Float32)
     {
         if (!File.Exists(weightsPath))
@@ -122,7 +122,7 @@ public sealed class ClipModelBundle : IDisposable
     /// <summary>
     /// Writes the model as ONNX into <paramref name="directory"/>: <c>image_encoder.onnx</c> (preprocessed pixels
     /// float32 [N, 3, S, S] → embeddings [N, D]), <c>text_encoder.onnx</c> (token ids int64 [N, context] → embeddings),
-    /// the tokenizer's <c>vocab.json</c> and <c>merges.txt</c>, and <c>clip-onnx.json</c> (<see cref="ClipOnnxManifest"/>,
+    /// the tokenizer's files (CLIP: <c>vocab.json</c> and <c>merges.txt</c>; SigLIP: <c>sentencepiece.model</c>), and <c>clip-onnx.json</c> (<see cref="ClipOnnxManifest"/>,
     /// also returned). The batch dimension is dynamic; the logit scale (and SigLIP's bias) are in the manifest and in
     /// each model's metadata. Nothing is left in <paramref name="directory"/> when the export fails.
     /// </summary>
@@ -152,27 +152,16 @@ public sealed class ClipModelBundle : IDisposable
         if (first.Scoring.Name != second.Scoring.Name)
             throw new ArgumentException($"Cannot interpolate models that score differently ('{first.Scoring.Name}' and '{second.Scoring.Name}').");
         if (!SamePreprocessing(first.Preprocessing, second.Preprocessing))
-            throw new ArgumentException("Cannot interpolate models with different image preprocessing (size, resize mode, mean or std).");
-        if (!ReferenceEquals(first.Tokenizer, second.Tokenizer) && !SameTokenizer(first.Tokenizer, second.Tokenizer))
+            throw new ArgumentException("Cannot interpolate models with different image preprocessing (size, resize mode, interpolation, mean or std).");
+        if (!first.Tokenizer.SameAs(second.Tokenizer))
             throw new ArgumentException("Cannot interpolate models with different tokenizers: the same token id would mean different text.");
         var model = WeightInterpolation.Interpolate(first.Model, second.Model, alpha);
         return new ClipModelBundle(model, second.Tokenizer, second.Preprocessing, second.InferenceDType) { Scoring = second.Scoring };
     }
 
     private static bool SamePreprocessing(ImagePreprocessingOptions a, ImagePreprocessingOptions b) =>
-        a.ImageSize == b.ImageSize && a.ResizeMode == b.ResizeMode && a.Mean.SequenceEqual(b.Mean) && a.Std.SequenceEqual(b.Std);
-
-    private static bool SameTokenizer(ClipTokenizer a, ClipTokenizer b)
-    {
-        static byte[] Bytes(ClipTokenizer t)
-        {
-            using var vocab = new MemoryStream();
-            using var merges = new MemoryStream();
-            t.Save(vocab, merges);
-            return [.. vocab.ToArray(), 0, .. merges.ToArray()];
-        }
-        return a.VocabularySize == b.VocabularySize && Bytes(a).AsSpan().SequenceEqual(Bytes(b));
-    }
+        a.ImageSize == b.ImageSize && a.ResizeMode == b.ResizeMode && a.Interpolation == b.Interpolation
+        && a.Mean.SequenceEqual(b.Mean) && a.Std.SequenceEqual(b.Std);
 
     /// <summary>
     /// The model to score with: the float32 model itself, or a bf16 copy made once (open_clip's low-precision
@@ -250,21 +239,29 @@ public sealed class ClipModelBundle : IDisposable
     }
 
     // *** Binary format (inside the owning component's folder of the model zip) ***
-    // int: format version (1)
+    // int: format version (1, or 2 when the interpolation is not bicubic, so that versions before it refuse the model
+    //      rather than resize differently)
     // string: open_clip config JSON
     // int: inference dtype (ScalarType)
     // int: image size, int: resize mode, float[3]: mean, float[3]: std, long: max pixels
-    // entries: ClipWeights.safetensors, ClipTokenizer.vocab.json, ClipTokenizer.merges.txt,
+    // version 2 only: int: interpolation (ClipInterpolation)
+    // entries: ClipWeights.safetensors, the tokenizer's files as ClipTokenizer.<file> (CLIP: vocab.json, merges.txt;
+    // SentencePiece: sentencepiece.model), ClipTokenizer.settings.json (string: TokenizerSettings JSON; absent in older
+    // models, whose tokenizer is CLIP's BPE),
     // ClipScoring.bin (string: ClipScoring.Name; absent in older models),
     // ClipSimilarity.bin (int: 1 for FILIP's token-wise scoring, read by older versions; written only when not 0)
     private const int FormatVersion = 1;
+    private const int InterpolationFormatVersion = 2;
     private const string ScoringEntry = "ClipScoring.bin";
+    private const string TokenizerEntryPrefix = "ClipTokenizer.";
+    private const string TokenizerSettingsEntry = "ClipTokenizer.settings.json";
     private const string SimilarityEntry = "ClipSimilarity.bin";
 
     internal void Save(ModelSaveContext ctx)
     {
         var writer = ctx.Writer;
-        writer.Write(FormatVersion);
+        bool bicubic = Preprocessing.Interpolation == ClipInterpolation.Bicubic;
+        writer.Write(bicubic ? FormatVersion : InterpolationFormatVersion);
         writer.Write(Model.Config.ToOpenClipJson());
         writer.Write((int)InferenceDType);
         writer.Write(Preprocessing.ImageSize);
@@ -272,12 +269,11 @@ public sealed class ClipModelBundle : IDisposable
         foreach (var v in Preprocessing.Mean) writer.Write(v);
         foreach (var v in Preprocessing.Std) writer.Write(v);
         writer.Write(Preprocessing.MaxPixels);
+        if (!bicubic) writer.Write((int)Preprocessing.Interpolation);
         ctx.SaveTensors("ClipWeights.safetensors", Model.state_dict());
-        using var vocab = new MemoryStream();
-        using var merges = new MemoryStream();
-        Tokenizer.Save(vocab, merges);
-        ctx.SaveBinaryStream("ClipTokenizer.vocab.json", w => w.Write(vocab.ToArray()));
-        ctx.SaveBinaryStream("ClipTokenizer.merges.txt", w => w.Write(merges.ToArray()));
+        foreach (var (name, content) in Tokenizer.SaveFiles())
+            ctx.SaveBinaryStream(TokenizerEntryPrefix + name, w => w.Write(content));
+        ctx.SaveBinaryStream(TokenizerSettingsEntry, w => w.Write(Tokenizer.Settings.ToJson()));
         // Optional entries rather than a new format version: earlier versions of the library still read the model,
         // and from the older entry they still score a FILIP model token-wise.
         ctx.SaveBinaryStream(ScoringEntry, w => w.Write(Scoring.Name));
@@ -289,8 +285,8 @@ public sealed class ClipModelBundle : IDisposable
     {
         var reader = ctx.Reader;
         int version = reader.ReadInt32();
-        if (version != FormatVersion)
-            throw new InvalidDataException($"The CLIP model in '{ctx.Directory}' has format version {version}; this library reads version {FormatVersion}.");
+        if (version is not (FormatVersion or InterpolationFormatVersion))
+            throw new InvalidDataException($"The CLIP model in '{ctx.Directory}' has format version {version}; this library reads versions {FormatVersion} and {InterpolationFormatVersion}.");
         var config = ClipConfig.FromOpenClipJson(reader.ReadString());
         var dtype = (ScalarType)reader.ReadInt32();
         int imageSize = reader.ReadInt32();
@@ -298,7 +294,8 @@ public sealed class ClipModelBundle : IDisposable
         var mean = new[] { reader.ReadSingle(), reader.ReadSingle(), reader.ReadSingle() };
         var std = new[] { reader.ReadSingle(), reader.ReadSingle(), reader.ReadSingle() };
         long maxPixels = reader.ReadInt64();
-        var preprocessing = new ImagePreprocessingOptions(imageSize) { ResizeMode = resize, Mean = mean, Std = std, MaxPixels = maxPixels };
+        var interpolation = version == InterpolationFormatVersion ? (ClipInterpolation)reader.ReadInt32() : ClipInterpolation.Bicubic;
+        var preprocessing = new ImagePreprocessingOptions(imageSize) { ResizeMode = resize, Interpolation = interpolation, Mean = mean, Std = std, MaxPixels = maxPixels };
 
         var model = new ClipModel(config);
         using (var scope = NewDisposeScope())
@@ -306,10 +303,19 @@ public sealed class ClipModelBundle : IDisposable
             var tensors = ctx.LoadTensors("ClipWeights.safetensors");
             ClipWeights.Load(model, tensors, $"{ctx.Directory}/ClipWeights.safetensors");
         }
-        byte[] vocab = ReadEntry(ctx, "ClipTokenizer.vocab.json"), merges = ReadEntry(ctx, "ClipTokenizer.merges.txt");
-        var tokenizer = ClipTokenizer.FromHuggingFace(new MemoryStream(vocab), new MemoryStream(merges),
-            $"{ctx.Directory}/ClipTokenizer.vocab.json", $"{ctx.Directory}/ClipTokenizer.merges.txt");
-        return new ClipModelBundle(model, tokenizer, preprocessing, dtype) { Scoring = LoadScoring(ctx, model) };
+        return new ClipModelBundle(model, LoadTokenizer(ctx), preprocessing, dtype) { Scoring = LoadScoring(ctx, model) };
+    }
+
+    /// <summary>The saved tokenizer: by its settings entry, or CLIP's BPE from <c>vocab.json</c> + <c>merges.txt</c> in older models.</summary>
+    private static ClipTextTokenizer LoadTokenizer(ModelLoadContext ctx)
+    {
+        string? settings = null;
+        ctx.TryLoadBinaryStream(TokenizerSettingsEntry, r => settings = r.ReadString());
+        string source = $"{ctx.Directory}/{TokenizerEntryPrefix}";
+        byte[] Read(string name) => ReadEntry(ctx, TokenizerEntryPrefix + name);
+        return settings is null
+            ? ClipTokenizer.FromSavedFiles(Read, source)
+            : ClipTextTokenizer.Load(TokenizerSettings.FromJson(settings, $"{ctx.Directory}/{TokenizerSettingsEntry}"), Read, source);
     }
 
     /// <summary>The saved scoring: by name, else the code older versions wrote, else what the model implies.</summary>

@@ -41,8 +41,8 @@ public sealed class ClipPretrainOptions
     /// <summary>Start from these pretrained weights (fine-tuning); its tokenizer and preprocessing are used. Its weights are copied, not changed.</summary>
     public ClipModelBundle? InitialModel { get; set; }
 
-    /// <summary>Tokenizer for a model trained from scratch (e.g. <see cref="ClipTokenizer.FromOpenAIMergesFile(string)"/>).</summary>
-    public ClipTokenizer? Tokenizer { get; set; }
+    /// <summary>Tokenizer for a model trained from scratch (e.g. <see cref="ClipTokenizer.FromOpenAIMergesFile(string)"/>, <see cref="ClipBpeTrainer.Train"/>, <see cref="SigLipTokenizer.FromSpieceModel(string)"/>).</summary>
+    public ClipTextTokenizer? Tokenizer { get; set; }
 
     /// <summary>Image preprocessing for a model trained from scratch; null: CLIP's defaults at the architecture's image size.</summary>
     public ImagePreprocessingOptions? Preprocessing { get; set; }
@@ -178,7 +178,7 @@ public sealed class ClipPretrainOptions
         if (ValidationFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "The validation fraction must be in [0, 1).");
         if (ShufflePoolSize < 1) throw new ArgumentOutOfRangeException(nameof(ShufflePoolSize), ShufflePoolSize, "The shuffle pool needs at least one row.");
         if (InitialModel is null && Tokenizer is null)
-            throw new ArgumentException("Training from scratch needs a tokenizer: set Tokenizer (ClipTokenizer.FromOpenAIMergesFile, ClipTokenizer.FromHuggingFace) or start from InitialModel.", nameof(Tokenizer));
+            throw new ArgumentException("Training from scratch needs a tokenizer: set Tokenizer (ClipTokenizer.FromOpenAIMergesFile, ClipTokenizer.FromHuggingFace, ClipTextTokenizer.FromHubFolder) or start from InitialModel.", nameof(Tokenizer));
         if (InitialModel is null && Architecture is null)
             throw new ArgumentException("Training from scratch needs an architecture: set Architecture (e.g. ClipPresets.Tiny) or start from InitialModel.", nameof(Architecture));
         Trainer.Validate();

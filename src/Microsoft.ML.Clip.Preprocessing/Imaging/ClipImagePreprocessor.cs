@@ -8,7 +8,7 @@ namespace Microsoft.ML.Clip.Imaging;
 
 /// <summary>
 /// Turns images into the normalized float32 tensors a CLIP vision tower expects, reproducing open_clip's
-/// evaluation transform: PIL bicubic antialiased resize (shortest side, or squash), torchvision centre crop,
+/// evaluation transform: PIL bicubic (or bilinear) antialiased resize (shortest side, or squash), torchvision centre crop,
 /// <c>convert('RGB')</c>, <c>ToTensor</c>, <c>Normalize</c>.
 /// </summary>
 /// <remarks>
@@ -36,6 +36,7 @@ public sealed unsafe class ClipImagePreprocessor
     internal const long MaxWorkingBytes = 1L << 30;
 
     private readonly NormalizationTable _table;
+    private readonly ResampleFilter _filter;
     private readonly int _size;
 
     /// <summary>Creates a preprocessor; <paramref name="options"/> defaults to OpenAI CLIP at 224 pixels.</summary>
@@ -46,6 +47,7 @@ public sealed unsafe class ClipImagePreprocessor
         options.Validate();
         Options = options;
         _size = options.ImageSize;
+        _filter = ResampleFilter.For(options.Interpolation);
         _table = new NormalizationTable(options.Mean, options.Std);
     }
 
@@ -99,8 +101,8 @@ public sealed unsafe class ClipImagePreprocessor
         int rowBytes = _size * bpp;
 
         CheckWorkingMemory(plan, layout);
-        ResampleKernel? horizontal = plan.ResizesHorizontally ? ResampleKernel.Get(width, plan.ResizedWidth, plan.CropX, _size) : null;
-        ResampleKernel? vertical = plan.ResizesVertically ? ResampleKernel.Get(height, plan.ResizedHeight, plan.CropY, _size) : null;
+        ResampleKernel? horizontal = plan.ResizesHorizontally ? ResampleKernel.Get(width, plan.ResizedWidth, plan.CropX, _size, _filter) : null;
+        ResampleKernel? vertical = plan.ResizesVertically ? ResampleKernel.Get(height, plan.ResizedHeight, plan.CropY, _size, _filter) : null;
         // Without a pass along an axis, the crop window itself is what is read along it.
         int firstColumn = horizontal?.InputStart ?? (int)plan.CropX;
         int endColumn = horizontal?.InputEnd ?? (int)plan.CropX + _size;
@@ -193,10 +195,10 @@ public sealed unsafe class ClipImagePreprocessor
         long rowBytes = (long)_size * layout.BytesPerPixel + (layout.HasAlpha && !layout.Premultiplied ? (long)plan.SourceWidth * 4 : 0);
         // Weights: 4 bytes each, plus 16 for the horizontal kernel's lane-spread copy (LaneWeights).
         long weightBytes = 0, rows = plan.ResizesVertically ? 0 : _size;
-        if (plan.ResizesHorizontally) weightBytes += 20 * ResampleKernel.EstimateWeights(plan.SourceWidth, plan.ResizedWidth, _size);
+        if (plan.ResizesHorizontally) weightBytes += 20 * ResampleKernel.EstimateWeights(plan.SourceWidth, plan.ResizedWidth, _size, _filter);
         if (plan.ResizesVertically)
         {
-            weightBytes += 4 * ResampleKernel.EstimateWeights(plan.SourceHeight, plan.ResizedHeight, _size);
+            weightBytes += 4 * ResampleKernel.EstimateWeights(plan.SourceHeight, plan.ResizedHeight, _size, _filter);
             rows = Math.Min(plan.SourceHeight, (long)Math.Ceiling((_size + 4.0) * Math.Max(1.0, (double)plan.SourceHeight / plan.ResizedHeight)) + 4);
         }
         long bytes = weightBytes + plan.Size * 3L * sizeof(int) + rows * rowBytes;

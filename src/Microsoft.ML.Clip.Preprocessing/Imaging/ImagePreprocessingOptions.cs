@@ -14,7 +14,7 @@ namespace Microsoft.ML.Clip.Imaging;
 /// The object is immutable once built (init-only properties; <see cref="Mean"/> and <see cref="Std"/> are copied).
 /// <see cref="Validate"/> checks every value; <see cref="ClipImagePreprocessor"/> calls it.
 /// </remarks>
-public sealed class ImagePreprocessingOptions
+public sealed partial class ImagePreprocessingOptions
 {
     /// <summary>Largest square size accepted by <see cref="Validate"/>: 3·size² floats must fit in one span.</summary>
     public const int MaxImageSize = 16_384;
@@ -46,6 +46,9 @@ public sealed class ImagePreprocessingOptions
 
     /// <summary>How images of other shapes become square. Default: <see cref="ClipResizeMode.ShortestSideCenterCrop"/>.</summary>
     public ClipResizeMode ResizeMode { get; init; } = ClipResizeMode.ShortestSideCenterCrop;
+
+    /// <summary>The resize filter. Default: <see cref="ClipInterpolation.Bicubic"/>, as open_clip.</summary>
+    public ClipInterpolation Interpolation { get; init; } = ClipInterpolation.Bicubic;
 
     /// <summary>Per-channel (R, G, B) mean subtracted after scaling pixels to [0, 1]. Three finite values.</summary>
     public IReadOnlyList<float> Mean
@@ -84,6 +87,8 @@ public sealed class ImagePreprocessingOptions
             throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, $"ImageSize must be between 1 and {MaxImageSize}.");
         if (!Enum.IsDefined(ResizeMode))
             throw new ArgumentOutOfRangeException(nameof(ResizeMode), ResizeMode, "Unknown resize mode.");
+        if (!Enum.IsDefined(Interpolation))
+            throw new ArgumentOutOfRangeException(nameof(Interpolation), Interpolation, "Unknown interpolation.");
         CheckChannels(Mean, nameof(Mean), positive: false);
         CheckChannels(Std, nameof(Std), positive: true);
         if (MaxPixels < 1)

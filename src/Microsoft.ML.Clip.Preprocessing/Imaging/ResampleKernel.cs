@@ -5,14 +5,14 @@ using System.Collections.Concurrent;
 namespace Microsoft.ML.Clip.Imaging;
 
 /// <summary>
-/// Fixed-point weights of PIL's antialiased bicubic resampling along one axis, for a window of consecutive
+/// Fixed-point weights of PIL's antialiased bicubic or bilinear resampling along one axis, for a window of consecutive
 /// output positions: for each output, the first input index, the number of taps and the taps' weights.
 /// </summary>
 /// <remarks>
 /// <para>The arithmetic follows Pillow's <c>Resample.c</c> step by step (double precision, same operation order),
 /// so the integer weights, and with them the resized bytes, are identical to PIL's:</para>
 /// <list type="bullet">
-/// <item>scale = in/out; when shrinking, the bicubic kernel (a = -0.5, support 2) is stretched by the scale,
+/// <item>scale = in/out; when shrinking, the filter (bicubic: a = -0.5, support 2; bilinear: support 1) is stretched by the scale,
 /// which is what makes the resize antialiased;</item>
 /// <item>output <c>i</c> is centred at <c>(i + 0.5) * scale</c>; its taps run over
 /// <c>[(int)(centre - support + 0.5), (int)(centre + support + 0.5))</c> clamped to the image, each weighted by the
@@ -20,7 +20,7 @@ namespace Microsoft.ML.Clip.Imaging;
 /// <item>weights become integers with 22 fractional bits (rounded half away from zero), leaving 8 bits for the
 /// pixel and 2 for the kernel's overshoot in a 32-bit accumulator.</item>
 /// </list>
-/// <para>Kernels are cached per (input size, output size, window): a dataset of same-sized photos computes its
+/// <para>Kernels are cached per (filter, input size, output size, window): a dataset of same-sized photos computes its
 /// weights once, not once per image. The cache is cleared when it outgrows its weight budget (datasets of
 /// arbitrary sizes would otherwise grow it forever), and very large kernels are not cached at all.</para>
 /// </remarks>
@@ -32,13 +32,11 @@ internal sealed class ResampleKernel
     /// <summary>Added before the final shift so that it rounds to nearest instead of truncating.</summary>
     public const int RoundingBias = 1 << (PrecisionBits - 1);
 
-    private const double Support = 2.0; // bicubic
-
     // Cache budget in weights (each costs 4 bytes, plus 16 for its lane-spread copy): about 80 MB at most. A
     // 224-pixel window of a 4000-pixel side holds about 12,000 weights, so hundreds of image sizes fit.
     private const long MaxCachedWeights = 4L << 20;
 
-    private static readonly ConcurrentDictionary<(int InSize, long OutSize, long Start, int Count), ResampleKernel> _cache = new();
+    private static readonly ConcurrentDictionary<(ClipInterpolation Filter, int InSize, long OutSize, long Start, int Count), ResampleKernel> _cache = new();
     private static long _cachedWeights;
 
     private int[]? _laneWeights;
@@ -81,19 +79,20 @@ internal sealed class ResampleKernel
     public int InputEnd => Starts[Count - 1] + Lengths[Count - 1];
 
     /// <summary>Number of weights a window would hold, without building it (to bound working memory first).</summary>
-    public static long EstimateWeights(int inSize, long outSize, int count)
+    public static long EstimateWeights(int inSize, long outSize, int count, ResampleFilter? filter = null)
     {
         double scale = Math.Max(1.0, (double)inSize / outSize);
-        return (long)count * ((long)Math.Ceiling(Support * scale) * 2 + 1);
+        return (long)count * ((long)Math.Ceiling((filter ?? ResampleFilter.Bicubic).Support * scale) * 2 + 1);
     }
 
-    /// <summary>The kernel for outputs <c>[start, start + count)</c> of a resize from <paramref name="inSize"/> to <paramref name="outSize"/>.</summary>
-    public static ResampleKernel Get(int inSize, long outSize, long start, int count)
+    /// <summary>The kernel for outputs <c>[start, start + count)</c> of a resize from <paramref name="inSize"/> to <paramref name="outSize"/> (default filter: bicubic).</summary>
+    public static ResampleKernel Get(int inSize, long outSize, long start, int count, ResampleFilter? filter = null)
     {
         System.Diagnostics.Debug.Assert(inSize > 0 && count > 0 && start >= 0 && start + count <= outSize, "window outside the output");
-        var key = (inSize, outSize, start, count);
+        filter ??= ResampleFilter.Bicubic;
+        var key = (filter.Interpolation, inSize, outSize, start, count);
         if (_cache.TryGetValue(key, out var cached)) return cached;
-        var kernel = Create(inSize, outSize, start, count);
+        var kernel = Create(inSize, outSize, start, count, filter);
         int size = kernel.Weights.Length;
         if (size <= MaxCachedWeights / 4)
         {
@@ -127,13 +126,20 @@ internal sealed class ResampleKernel
         return 0.0;
     }
 
+    /// <summary>PIL's bilinear (triangle) kernel.</summary>
+    internal static double Bilinear(double x)
+    {
+        if (x < 0.0) x = -x;
+        return x < 1.0 ? 1.0 - x : 0.0;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static ResampleKernel Create(int inSize, long outSize, long start, int count)
+    private static ResampleKernel Create(int inSize, long outSize, long start, int count, ResampleFilter filter)
     {
         // Pillow passes the box edges as C floats: (float)inSize - 0f, exact below 2^24, mirrored here for the rest.
         double scale = (double)(float)inSize / outSize;
         double filterScale = scale < 1.0 ? 1.0 : scale;
-        double support = Support * filterScale;
+        double support = filter.Support * filterScale;
         double inverseFilterScale = 1.0 / filterScale;
         int maxTaps = (int)Math.Ceiling(support) * 2 + 1;
 
@@ -158,7 +164,7 @@ internal sealed class ResampleKernel
             double sum = 0.0;
             for (int x = 0; x < length; x++)
             {
-                double w = Bicubic(((x + min) - center + 0.5) * inverseFilterScale);
+                double w = filter.Weight(((x + min) - center + 0.5) * inverseFilterScale);
                 raw[x] = w;
                 sum += w;
             }

@@ -38,7 +38,7 @@ public sealed class ClipOnnxManifest
     /// <summary>The image encoder's file: input <see cref="ImageInput"/> float32 [N, 3, S, S] (preprocessed pixels) → <see cref="ImageOutput"/> float32 [N, D].</summary>
     public string ImageEncoder { get; init; } = "image_encoder.onnx";
 
-    /// <summary>The text encoder's file: input <see cref="TextInput"/> int64 [N, context] (token ids, zero padded) → <see cref="TextOutput"/> float32 [N, D].</summary>
+    /// <summary>The text encoder's file: input <see cref="TextInput"/> int64 [N, context] (token ids, padded with <see cref="PadId"/>) → <see cref="TextOutput"/> float32 [N, D].</summary>
     public string TextEncoder { get; init; } = "text_encoder.onnx";
 
     /// <summary>Name of the image encoder's input.</summary>
@@ -53,11 +53,28 @@ public sealed class ClipOnnxManifest
     /// <summary>Name of the text encoder's output.</summary>
     public string TextOutput { get; init; } = "text_embeds";
 
-    /// <summary>The tokenizer's vocabulary (Hugging Face <c>vocab.json</c> layout).</summary>
-    public string Vocabulary { get; init; } = "vocab.json";
+    /// <summary>
+    /// The tokenizer's kind (<c>ClipTextTokenizer.Kind</c>): <c>clip-bpe</c> (CLIP's byte-level BPE, the only kind of
+    /// manifests written before this field, which therefore read as it) or <c>sentencepiece</c> (SigLIP).
+    /// </summary>
+    public string Tokenizer { get; init; } = ClipTokenizer.KindName;
 
-    /// <summary>The tokenizer's merges (Hugging Face <c>merges.txt</c> layout).</summary>
-    public string Merges { get; init; } = "merges.txt";
+    /// <summary>The caption cleaning the tokenizer applies (open_clip's <c>lower</c>, <c>whitespace</c> or <c>canonicalize</c>).</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<ClipTextCleaning>))]
+    public ClipTextCleaning TextCleaning { get; init; } = ClipTextCleaning.Lower;
+
+    /// <summary>
+    /// The tokenizer's files in the folder: <c>vocab.json</c> and <c>merges.txt</c> (CLIP's BPE, Hugging Face layout) or
+    /// <c>sentencepiece.model</c> (a SentencePiece model). Null in manifests written before this field: then
+    /// <see cref="Vocabulary"/> and <see cref="Merges"/>.
+    /// </summary>
+    public IReadOnlyList<string>? TokenizerFiles { get; init; }
+
+    /// <summary>CLIP's BPE vocabulary (Hugging Face <c>vocab.json</c> layout); null for other tokenizers.</summary>
+    public string? Vocabulary { get; init; }
+
+    /// <summary>CLIP's BPE merges (Hugging Face <c>merges.txt</c> layout); null for other tokenizers.</summary>
+    public string? Merges { get; init; }
 
     /// <summary>Side of the square input in pixels.</summary>
     public int ImageSize { get; init; }
@@ -71,20 +88,27 @@ public sealed class ClipOnnxManifest
     /// <summary>How an image becomes a square: <c>ShortestSideCenterCrop</c>, <c>Squash</c>, ... (the library's <c>ClipResizeMode</c> names).</summary>
     public string ResizeMode { get; init; } = "";
 
-    /// <summary>The resampling filter of the resize (PIL's antialiased bicubic, as open_clip).</summary>
-    public string Interpolation { get; init; } = "bicubic-antialiased";
+    /// <summary>The resampling filter of the resize: PIL's antialiased bicubic (<c>bicubic-antialiased</c>, as open_clip by
+    /// default) or bilinear (<c>bilinear-antialiased</c>).</summary>
+    public string Interpolation { get; init; } = InterpolationName(ClipInterpolation.Bicubic);
 
-    /// <summary>Token ids per caption (the text encoder's second dimension); shorter captions are zero padded.</summary>
+    /// <summary>The manifest's name of an interpolation (<see cref="Interpolation"/>).</summary>
+    public static string InterpolationName(ClipInterpolation interpolation) => $"{interpolation.ToString().ToLowerInvariant()}-antialiased";
+
+    /// <summary>Token ids per caption (the text encoder's second dimension); shorter captions are padded with <see cref="PadId"/>.</summary>
     public int ContextLength { get; init; }
 
     /// <summary>Number of token ids the text encoder accepts (0 … VocabularySize − 1).</summary>
     public int VocabularySize { get; init; }
 
-    /// <summary>The start-of-text token id the tokenizer puts first.</summary>
-    public int StartOfTextId { get; init; }
+    /// <summary>The start-of-text token id the tokenizer puts first; null when rows start with the caption (SigLIP).</summary>
+    public int? StartOfTextId { get; init; }
 
-    /// <summary>The end-of-text token id (the largest id: the text encoder pools there).</summary>
+    /// <summary>The end-of-text token id that follows the caption (CLIP's is the largest id, where its text encoder pools).</summary>
     public int EndOfTextId { get; init; }
+
+    /// <summary>The id that fills a row after the end token (0 for CLIP, and in manifests written before this field).</summary>
+    public int PadId { get; init; }
 
     /// <summary>Floats per embedding (D).</summary>
     public int EmbeddingSize { get; init; }
@@ -144,7 +168,7 @@ public sealed class ClipOnnxManifest
     /// <summary>Checks every listed file of the export in <paramref name="directory"/> against its SHA-256.</summary>
     public void Verify(string directory)
     {
-        foreach (var name in new[] { ImageEncoder, TextEncoder, Vocabulary, Merges })
+        foreach (var name in FileNames())
             if (!Sha256.ContainsKey(name))
                 throw new InvalidDataException($"The manifest in '{directory}' records no SHA-256 for '{name}'.");
         foreach (var (name, expected) in Sha256)
@@ -158,17 +182,45 @@ public sealed class ClipOnnxManifest
         }
     }
 
-    /// <summary>The tokenizer the text encoder was exported with, read from the export in <paramref name="directory"/>.</summary>
-    public ClipTokenizer CreateTokenizer(string directory) =>
-        ClipTokenizer.FromHuggingFace(Path.Combine(directory, Vocabulary), Path.Combine(directory, Merges));
+    /// <summary>The files of the export: both encoders and the tokenizer's files.</summary>
+    public IReadOnlyList<string> FileNames() => [ImageEncoder, TextEncoder, .. TokenizerFileNames()];
 
-    /// <summary>The image preprocessing the image encoder expects (size, normalization, resize mode).</summary>
-    /// <exception cref="InvalidDataException">The manifest names a resize mode this library does not know.</exception>
+    /// <summary>The tokenizer the text encoder was exported with, read from the export in <paramref name="directory"/>.</summary>
+    /// <exception cref="InvalidDataException">The manifest's tokenizer kind is unknown, or its files disagree with the manifest.</exception>
+    public ClipTextTokenizer CreateTokenizer(string directory)
+    {
+        // Manifests written before tokenizer kinds read as CLIP's BPE through the defaults of these fields.
+        var settings = new TokenizerSettings(Tokenizer, TextCleaning, StartOfTextId, EndOfTextId, PadId);
+        return ClipTextTokenizer.Load(settings, name => File.ReadAllBytes(Path.Combine(directory, FileNameOf(name))), directory + Path.DirectorySeparatorChar);
+    }
+
+    private IReadOnlyList<string> TokenizerFileNames() =>
+        TokenizerFiles ?? new[] { Vocabulary, Merges }.OfType<string>().ToArray();
+
+    /// <summary>Where the tokenizer file of a standard name is: the BPE files where <see cref="Vocabulary"/> and <see cref="Merges"/> say.</summary>
+    private string FileNameOf(string name) => name switch
+    {
+        ClipTokenizer.VocabFile => Vocabulary ?? name,
+        ClipTokenizer.MergesFile => Merges ?? name,
+        _ => name,
+    };
+
+    /// <summary>The image preprocessing the image encoder expects (size, normalization, resize mode, interpolation).</summary>
+    /// <exception cref="InvalidDataException">The manifest names a resize mode or interpolation this library does not know.</exception>
     public ImagePreprocessingOptions CreatePreprocessingOptions()
     {
         if (!Enum.TryParse<ClipResizeMode>(ResizeMode, out var mode) || !Enum.IsDefined(mode))
             throw new InvalidDataException($"The manifest's resize mode '{ResizeMode}' is unknown; expected one of {string.Join(", ", Enum.GetNames<ClipResizeMode>())}.");
-        return new ImagePreprocessingOptions(ImageSize) { Mean = Mean.ToArray(), Std = Std.ToArray(), ResizeMode = mode };
+        var interpolations = Enum.GetValues<ClipInterpolation>();
+        if (!interpolations.Any(i => InterpolationName(i) == Interpolation))
+            throw new InvalidDataException($"The manifest's interpolation '{Interpolation}' is unknown; expected one of {string.Join(", ", interpolations.Select(InterpolationName))}.");
+        return new ImagePreprocessingOptions(ImageSize)
+        {
+            Mean = Mean.ToArray(),
+            Std = Std.ToArray(),
+            ResizeMode = mode,
+            Interpolation = interpolations.First(i => InterpolationName(i) == Interpolation),
+        };
     }
 
     /// <summary>The lower-case hex SHA-256 of a file.</summary>

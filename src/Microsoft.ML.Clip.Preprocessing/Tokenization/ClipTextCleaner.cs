@@ -28,12 +28,46 @@ public static class ClipTextCleaner
     /// <param name="text">The raw caption.</param>
     /// <returns>The cleaned caption; empty when the text held only whitespace.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
-    public static string Clean(string text)
+    public static string Clean(string text) => Clean(text, ClipTextCleaning.Lower);
+
+    /// <summary>Cleans <paramref name="text"/> with one of open_clip's cleaning functions.</summary>
+    /// <param name="text">The raw caption.</param>
+    /// <param name="cleaning">Which of open_clip's functions (<c>lower</c>, <c>whitespace</c>, <c>canonicalize</c>).</param>
+    /// <returns>The cleaned caption; empty when nothing but whitespace (and, for <see cref="ClipTextCleaning.Canonicalize"/>, punctuation) remains.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cleaning"/> is not a defined value.</exception>
+    public static string Clean(string text, ClipTextCleaning cleaning)
     {
         ArgumentNullException.ThrowIfNull(text);
         string unescaped = PythonHtml.Unescape(PythonHtml.Unescape(ReplaceLoneSurrogates(text)));
-        return PythonText.CollapseWhiteSpaceAndLower(unescaped);
+        return cleaning switch
+        {
+            ClipTextCleaning.Lower => PythonText.CollapseWhiteSpace(unescaped, lower: true),
+            ClipTextCleaning.Whitespace => PythonText.CollapseWhiteSpace(unescaped, lower: false),
+            ClipTextCleaning.Canonicalize => PythonText.CollapseWhiteSpace(RemovePunctuation(unescaped), lower: true),
+            _ => throw new ArgumentOutOfRangeException(nameof(cleaning), cleaning, "Unknown text cleaning."),
+        };
     }
+
+    /// <summary>
+    /// The first steps of big_vision's <c>canonicalize_text</c> as open_clip has it: <c>text.replace("_", " ")</c>, then
+    /// <c>text.translate</c> deleting Python's <c>string.punctuation</c> (the 32 ASCII punctuation characters; '_' is
+    /// among them but already replaced). Non-ASCII punctuation ('¿', '…', '—') stays, as in Python.
+    /// </summary>
+    private static string RemovePunctuation(string text)
+    {
+        if (text.AsSpan().IndexOfAny(_asciiPunctuation) < 0) return text;
+        var builder = new System.Text.StringBuilder(text.Length);
+        foreach (char c in text)
+        {
+            if (c == '_') builder.Append(' ');
+            else if (!_asciiPunctuation.Contains(c)) builder.Append(c);
+        }
+        return builder.ToString();
+    }
+
+    private static readonly System.Buffers.SearchValues<char> _asciiPunctuation =
+        System.Buffers.SearchValues.Create("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~");
 
     private static string ReplaceLoneSurrogates(string text)
     {

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Numerics;
 using System.Text;
 using Microsoft.ML.Clip.IO;
 using Microsoft.ML.Tokenizers;
@@ -23,8 +22,11 @@ namespace Microsoft.ML.Clip.Tokenization;
 /// spellings (<c>&lt;|startoftext|&gt;</c>) are ordinary text.</para>
 /// <para>Instances are immutable and safe to use from several threads at once.</para>
 /// </remarks>
-public sealed class ClipTokenizer
+public sealed class ClipTokenizer : ClipTextTokenizer
 {
+    /// <summary>The <see cref="ClipTextTokenizer.Kind"/> of CLIP's BPE tokenizer.</summary>
+    public const string KindName = "clip-bpe";
+
     /// <summary>The context length of every released CLIP text tower.</summary>
     public const int DefaultContextLength = 77;
 
@@ -62,14 +64,23 @@ public sealed class ClipTokenizer
     /// <summary>The tokens and ranked merges behind this tokenizer.</summary>
     internal ClipVocabulary Vocabulary => _vocabulary;
 
-    /// <summary>The id of <c>&lt;start_of_text&gt;</c> (49406 in OpenAI's vocabulary).</summary>
-    public int StartOfTextId => _vocabulary.StartOfTextId;
+    /// <inheritdoc/>
+    public override string Kind => KindName;
 
-    /// <summary>The id of <c>&lt;end_of_text&gt;</c> (49407 in OpenAI's vocabulary).</summary>
-    public int EndOfTextId => _vocabulary.EndOfTextId;
+    /// <summary>The id of <c>&lt;start_of_text&gt;</c> (49406 in OpenAI's vocabulary), which starts every row.</summary>
+    public override int? StartOfTextId => _vocabulary.StartOfTextId;
+
+    /// <summary>The id of <c>&lt;end_of_text&gt;</c> (49407 in OpenAI's vocabulary; the largest id, where the text tower pools).</summary>
+    public override int EndOfTextId => _vocabulary.EndOfTextId;
+
+    /// <summary>0: open_clip fills rows with zeros (<c>torch.zeros</c>, then the tokens).</summary>
+    public override int PadId => 0;
+
+    /// <summary>open_clip's <c>lower</c> cleaning, its default tokenizer's (<see cref="ClipTextCleaner"/>).</summary>
+    public override ClipTextCleaning Cleaning => ClipTextCleaning.Lower;
 
     /// <summary>The number of tokens, special ones included (49408 for OpenAI's vocabulary): ids are 0 to this − 1.</summary>
-    public int VocabularySize => _vocabulary.Count;
+    public override int VocabularySize => _vocabulary.Count;
 
     /// <summary>
     /// Loads OpenAI's <c>bpe_simple_vocab_16e6.txt.gz</c> (gzip-compressed, or already decompressed), building the
@@ -153,7 +164,7 @@ public sealed class ClipTokenizer
     /// <summary>Cleans and tokenizes <paramref name="text"/>, without start, end or padding tokens.</summary>
     /// <param name="text">The caption.</param>
     /// <returns>The BPE ids; empty for empty or whitespace-only text.</returns>
-    public IReadOnlyList<int> EncodeToIds(string text)
+    public override IReadOnlyList<int> EncodeToIds(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         string cleaned = ClipTextCleaner.Clean(text);
@@ -165,58 +176,14 @@ public sealed class ClipTokenizer
     }
 
     /// <summary>
-    /// Encodes one caption as open_clip does: <see cref="StartOfTextId"/>, the ids, <see cref="EndOfTextId"/>, then
-    /// zeros up to <paramref name="contextLength"/>. A longer caption is cut to <paramref name="contextLength"/> ids
-    /// and its last id replaced by <see cref="EndOfTextId"/>. Null, empty or whitespace-only text gives start, end, zeros.
-    /// </summary>
-    /// <param name="text">The caption (null is treated as empty).</param>
-    /// <param name="contextLength">The row length, at least 2.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="contextLength"/> is less than 2.</exception>
-    public int[] Encode(string? text, int contextLength = DefaultContextLength)
-    {
-        CheckContextLength(contextLength);
-        var row = new int[contextLength];
-        FillRow(text, row.AsSpan());
-        return row;
-    }
-
-    /// <summary>
-    /// Encodes captions into one row-major int64 array of <c>texts.Count</c> × <paramref name="contextLength"/> ids,
-    /// each row as <see cref="Encode(string?, int)"/> gives it (the values of <c>open_clip.tokenize(texts)</c>): the
-    /// layout an ONNX text encoder's <c>input_ids</c> or a tensor of shape [count, context] takes as is.
-    /// </summary>
-    /// <param name="texts">The captions (null entries are treated as empty).</param>
-    /// <param name="contextLength">The row length, at least 2.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="contextLength"/> is less than 2.</exception>
-    public long[] EncodeBatchToIds(IReadOnlyList<string?> texts, int contextLength = DefaultContextLength)
-    {
-        ArgumentNullException.ThrowIfNull(texts);
-        CheckContextLength(contextLength);
-        var data = new long[(long)texts.Count * contextLength];
-        for (int row = 0; row < texts.Count; row++)
-            FillRow(texts[row], data.AsSpan(row * contextLength, contextLength));
-        return data;
-    }
-
-    /// <summary>Writes one caption's row (start, ids cut to fit, end) into a zeroed <paramref name="row"/>.</summary>
-    private void FillRow<T>(string? text, Span<T> row) where T : INumber<T>
-    {
-        var ids = IdsOf(text);
-        int count = Math.Min(ids.Count, row.Length - 2);
-        row[0] = T.CreateChecked(StartOfTextId);
-        for (int i = 0; i < count; i++) row[i + 1] = T.CreateChecked(ids[i]);
-        row[count + 1] = T.CreateChecked(EndOfTextId);
-    }
-
-    /// <summary>
     /// Turns ids back into text as open_clip's <c>decode</c> does (token strings joined, bytes decoded as UTF-8 with
     /// U+FFFD for invalid sequences, <c>&lt;/w&gt;</c> replaced by a space), and further: start tokens are skipped, the
     /// first end token ends the text (what follows is padding), and the trailing space is removed.
     /// </summary>
-    /// <param name="ids">Token ids, for example a row of <see cref="Encode(string?, int)"/>.</param>
+    /// <param name="ids">Token ids, for example a row of <see cref="ClipTextTokenizer.Encode(string?, int)"/>.</param>
     /// <returns>The cleaned (lowercased) text that the ids stand for.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An id is outside 0 to <see cref="VocabularySize"/> − 1.</exception>
-    public string Decode(IEnumerable<int> ids)
+    public override string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var bytes = new List<byte>(64);
@@ -246,12 +213,22 @@ public sealed class ClipTokenizer
         return text.Replace(ClipVocabulary.EndOfWordSuffix, " ", StringComparison.Ordinal).Trim(' ');
     }
 
-    private IReadOnlyList<int> IdsOf(string? text) => string.IsNullOrEmpty(text) ? Array.Empty<int>() : EncodeToIds(text);
-
-    private static void CheckContextLength(int contextLength)
+    /// <summary>The CLIP tokenizer saved as <c>vocab.json</c> and <c>merges.txt</c> (<see cref="Save(Stream, Stream)"/>).</summary>
+    internal override IReadOnlyList<(string Name, byte[] Content)> SaveFiles()
     {
-        if (contextLength < 2)
-            throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength,
-                "The context length must be at least 2, room for the start and end tokens.");
+        using var vocab = new MemoryStream();
+        using var merges = new MemoryStream();
+        Save(vocab, merges);
+        return [(VocabFile, vocab.ToArray()), (MergesFile, merges.ToArray())];
     }
+
+    /// <summary>Reads the files of <see cref="SaveFiles"/> back.</summary>
+    internal static ClipTokenizer FromSavedFiles(Func<string, byte[]> read, string source) =>
+        FromHuggingFace(new MemoryStream(read(VocabFile)), new MemoryStream(read(MergesFile)), source + VocabFile, source + MergesFile);
+
+    /// <summary>Hugging Face's name of the vocabulary file.</summary>
+    internal const string VocabFile = "vocab.json";
+
+    /// <summary>Hugging Face's name of the merges file.</summary>
+    internal const string MergesFile = "merges.txt";
 }

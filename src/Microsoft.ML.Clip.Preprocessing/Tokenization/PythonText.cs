@@ -24,12 +24,13 @@ internal static partial class PythonText
     public static bool IsWhiteSpace(char c) => _whiteSpace.Contains(c);
 
     /// <summary>
-    /// <c>" ".join(text.split()).lower()</c>: whitespace runs become one space, the ends are stripped, then Python's
-    /// lowercasing. Returns <paramref name="text"/> itself when nothing changes (the common case for clean ASCII).
+    /// <c>" ".join(text.split())</c>: whitespace runs become one space, the ends are stripped; then, with
+    /// <paramref name="lower"/>, Python's lowercasing. Returns <paramref name="text"/> itself when nothing changes (the
+    /// common case for clean ASCII).
     /// </summary>
-    public static string CollapseWhiteSpaceAndLower(string text)
+    public static string CollapseWhiteSpace(string text, bool lower)
     {
-        if (IsCollapsedLowerAscii(text)) return text;
+        if (IsCollapsedAscii(text, lower)) return text;
 
         char[] buffer = ArrayPool<char>.Shared.Rent(Math.Max(text.Length, 1));
         try
@@ -50,7 +51,7 @@ internal static partial class PythonText
                 }
                 buffer[length++] = c;
             }
-            return Lower(buffer.AsSpan(0, length));
+            return lower ? Lower(buffer.AsSpan(0, length)) : new string(buffer, 0, length);
         }
         finally
         {
@@ -111,13 +112,13 @@ internal static partial class PythonText
         return true;
     }
 
-    /// <summary>True when <paramref name="text"/> is ASCII, has no capital, and no whitespace but single inner spaces.</summary>
-    private static bool IsCollapsedLowerAscii(string text)
+    /// <summary>True when <paramref name="text"/> is ASCII, has no capital (when <paramref name="lower"/>), and no whitespace but single inner spaces.</summary>
+    private static bool IsCollapsedAscii(string text, bool lower)
     {
         for (int i = 0; i < text.Length; i++)
         {
             char c = text[i];
-            if (c >= 0x80 || c is >= 'A' and <= 'Z') return false;
+            if (c >= 0x80 || (lower && c is >= 'A' and <= 'Z')) return false;
             if (c == ' ')
             {
                 if (i == 0 || i == text.Length - 1 || text[i - 1] == ' ') return false;

@@ -52,7 +52,7 @@ internal static class ClipOnnxExporter
     /// moved in one at a time, each by an atomic rename, the manifest last). On failure the temporary folder is
     /// deleted and <paramref name="directory"/> is left as it was.
     /// </summary>
-    public static ClipOnnxManifest ExportFolder(string directory, ClipModel model, ClipTokenizer tokenizer, ImagePreprocessingOptions preprocessing,
+    public static ClipOnnxManifest ExportFolder(string directory, ClipModel model, ClipTextTokenizer tokenizer, ImagePreprocessingOptions preprocessing,
         string scoring, ClipOnnxExportOptions options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
@@ -71,7 +71,7 @@ internal static class ClipOnnxExporter
         }
     }
 
-    private static ClipOnnxManifest WriteFiles(string staging, ClipModel model, ClipTokenizer tokenizer, ImagePreprocessingOptions preprocessing,
+    private static ClipOnnxManifest WriteFiles(string staging, ClipModel model, ClipTextTokenizer tokenizer, ImagePreprocessingOptions preprocessing,
         string scoring, ClipOnnxExportOptions options)
     {
         var draft = Describe(model, tokenizer, preprocessing, scoring, options);
@@ -79,8 +79,9 @@ internal static class ClipOnnxExporter
         string producer = typeof(ClipOnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
         WriteModel(Path.Combine(staging, draft.ImageEncoder), ImageEncoder(model, options, metadata), producer);
         WriteModel(Path.Combine(staging, draft.TextEncoder), TextEncoder(model, options, metadata), producer);
-        tokenizer.Save(Path.Combine(staging, draft.Vocabulary), Path.Combine(staging, draft.Merges));
-        var hashes = new[] { draft.ImageEncoder, draft.TextEncoder, draft.Vocabulary, draft.Merges }
+        foreach (var (name, content) in tokenizer.SaveFiles())
+            File.WriteAllBytes(Path.Combine(staging, name), content);
+        var hashes = draft.FileNames()
             .ToDictionary(name => name, name => ClipOnnxManifest.HashFile(Path.Combine(staging, name)));
         var manifest = Describe(model, tokenizer, preprocessing, scoring, options, hashes);
         File.WriteAllText(Path.Combine(staging, ClipOnnxManifest.FileName), manifest.ToJson());
@@ -94,26 +95,38 @@ internal static class ClipOnnxExporter
         stream.Flush(flushToDisk: true);
     }
 
-    private static ClipOnnxManifest Describe(ClipModel model, ClipTokenizer tokenizer, ImagePreprocessingOptions preprocessing, string scoring,
-        ClipOnnxExportOptions options, IReadOnlyDictionary<string, string>? hashes = null) => new()
+    private static ClipOnnxManifest Describe(ClipModel model, ClipTextTokenizer tokenizer, ImagePreprocessingOptions preprocessing, string scoring,
+        ClipOnnxExportOptions options, IReadOnlyDictionary<string, string>? hashes = null)
     {
-        ImageSize = preprocessing.ImageSize,
-        Mean = preprocessing.Mean.ToArray(),
-        Std = preprocessing.Std.ToArray(),
-        ResizeMode = preprocessing.ResizeMode.ToString(),
-        ContextLength = model.Config.Text.ContextLength,
-        VocabularySize = model.Config.Text.VocabSize,
-        StartOfTextId = tokenizer.StartOfTextId,
-        EndOfTextId = tokenizer.EndOfTextId,
-        EmbeddingSize = model.Config.EmbedDim,
-        Normalized = options.NormalizeEmbeddings,
-        Precision = options.Precision == ClipOnnxPrecision.Float16 ? "float16" : "float32",
-        Opset = Opset,
-        Scoring = scoring,
-        LogitScale = Math.Exp(model.LogitScale.detach().to(ScalarType.Float64).item<double>()),
-        LogitBias = model.LogitBias?.detach().to(ScalarType.Float64).item<double>(),
-        Sha256 = hashes ?? new Dictionary<string, string>(),
-    };
+        var files = tokenizer.SaveFiles().Select(f => f.Name).ToArray();
+        return new()
+        {
+            ImageSize = preprocessing.ImageSize,
+            Mean = preprocessing.Mean.ToArray(),
+            Std = preprocessing.Std.ToArray(),
+            ResizeMode = preprocessing.ResizeMode.ToString(),
+            Interpolation = ClipOnnxManifest.InterpolationName(preprocessing.Interpolation),
+            ContextLength = model.Config.Text.ContextLength,
+            VocabularySize = model.Config.Text.VocabSize,
+            Tokenizer = tokenizer.Kind,
+            TextCleaning = tokenizer.Cleaning,
+            TokenizerFiles = files,
+            // Named again in the fields that manifests had before tokenizer kinds, which older readers look for.
+            Vocabulary = files.FirstOrDefault(n => n == ClipTokenizer.VocabFile),
+            Merges = files.FirstOrDefault(n => n == ClipTokenizer.MergesFile),
+            StartOfTextId = tokenizer.StartOfTextId,
+            EndOfTextId = tokenizer.EndOfTextId,
+            PadId = tokenizer.PadId,
+            EmbeddingSize = model.Config.EmbedDim,
+            Normalized = options.NormalizeEmbeddings,
+            Precision = options.Precision == ClipOnnxPrecision.Float16 ? "float16" : "float32",
+            Opset = Opset,
+            Scoring = scoring,
+            LogitScale = Math.Exp(model.LogitScale.detach().to(ScalarType.Float64).item<double>()),
+            LogitBias = model.LogitBias?.detach().to(ScalarType.Float64).item<double>(),
+            Sha256 = hashes ?? new Dictionary<string, string>(),
+        };
+    }
 
     /// <summary>The manifest's deployment facts as <c>metadata_props</c> of each encoder (<c>clip.*</c> keys).</summary>
     private static IEnumerable<(string, string)> Metadata(ClipOnnxManifest m)
@@ -126,6 +139,7 @@ internal static class ClipOnnxExporter
         yield return ("clip.mean", string.Join(",", m.Mean.Select(v => v.ToString("R", c))));
         yield return ("clip.std", string.Join(",", m.Std.Select(v => v.ToString("R", c))));
         yield return ("clip.resize_mode", m.ResizeMode);
+        yield return ("clip.interpolation", m.Interpolation);
         yield return ("clip.context_length", m.ContextLength.ToString(c));
         yield return ("clip.scoring", m.Scoring);
         yield return ("clip.logit_scale", m.LogitScale.ToString("R", c));

@@ -114,7 +114,7 @@ public class ClipOnnxEmbeddingGeneratorTests
         using var bundle = Bundle(examples);
         using var temp = new TempDirectory();
         var manifest = bundle.ExportOnnx(temp.File("export"));
-        File.AppendAllText(Path.Combine(temp.File("export"), manifest.Merges), "x y\n");
+        File.AppendAllText(Path.Combine(temp.File("export"), manifest.TextEncoder), "damage");
         var error = Assert.Throws<InvalidDataException>(() => new ClipOnnxTextEmbeddingGenerator(temp.File("export")));
         Assert.Contains("damaged or was replaced", error.Message);
         Assert.Throws<FileNotFoundException>(() => new ClipOnnxImageEmbeddingGenerator(temp.File("missing")));

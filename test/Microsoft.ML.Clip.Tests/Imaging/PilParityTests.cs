@@ -11,7 +11,7 @@ namespace Microsoft.ML.Clip.Tests.Imaging;
 
 /// <summary>
 /// Cases the open_clip fixtures do not cover (transparency, grayscale, 1×1, extreme aspect ratios, squash,
-/// crop without resize), against Pillow's own output recorded in <see cref="PilReference"/>.
+/// crop without resize, the bilinear filter), against Pillow's own output recorded in <see cref="PilReference"/>.
 /// </summary>
 public sealed class PilParityTests : IDisposable
 {
@@ -35,7 +35,7 @@ public sealed class PilParityTests : IDisposable
             "RGB" => (SyntheticImages.Rgb(c.Width, c.Height), RawPixelFormat.Rgb24),
             _ => (SyntheticImages.Rgba(c.Width, c.Height), RawPixelFormat.Rgba32),
         };
-        var preprocessor = Create(c.Size, c.Squash);
+        var preprocessor = Create(c.Size, c.Squash, c.Filter);
         var actual = new float[preprocessor.OutputLength];
         preprocessor.PreprocessInto(pixels, c.Width, c.Height, c.Width * BytesPerPixel(format), format, actual);
 
@@ -50,7 +50,7 @@ public sealed class PilParityTests : IDisposable
     {
         var c = PilReference.Cases.Single(x => x.Name == name);
         if (c.Mode != "RGBA") return;
-        var preprocessor = Create(c.Size, c.Squash);
+        var preprocessor = Create(c.Size, c.Squash, c.Filter);
         var straight = SyntheticImages.Rgba(c.Width, c.Height);
         var premultiplied = SyntheticImages.SwapRedBlue(SyntheticImages.Premultiply(straight), 4);
         var actual = new float[preprocessor.OutputLength];
@@ -75,7 +75,7 @@ public sealed class PilParityTests : IDisposable
         var decoded = image.Pixels.ToArray();
         Assert.Equal(image.PixelFormat == MLPixelFormat.Bgra32 ? SyntheticImages.SwapRedBlue(premultiplied, 4) : premultiplied, decoded);
 
-        var preprocessor = Create(c.Size, c.Squash);
+        var preprocessor = Create(c.Size, c.Squash, c.Filter);
         using var tensor = preprocessor.Preprocess(image);
         int mismatches = CountMismatches(tensor.data<float>().ToArray(), Expected(c.Hex, c.Size, preprocessor), out float maxAbs);
         _output.WriteLine($"{name} (PNG via MLImage): {mismatches} values differ from Pillow, max abs {maxAbs:G3}");
@@ -89,7 +89,7 @@ public sealed class PilParityTests : IDisposable
     /// at least 128 must then be within two 8-bit levels.
     /// </summary>
     private static void AssertPremultipliedResult(
-        (string Name, string Mode, int Width, int Height, int Size, bool Squash, string Hex) c, float[] actual, float[] expected, int mismatches)
+        (string Name, string Mode, int Width, int Height, int Size, bool Squash, string Filter, string Hex) c, float[] actual, float[] expected, int mismatches)
     {
         var plan = ResizePlan.Create(c.Width, c.Height, c.Size, c.Squash ? ClipResizeMode.Squash : ClipResizeMode.ShortestSideCenterCrop);
         if (plan.Resizes)
@@ -126,13 +126,17 @@ public sealed class PilParityTests : IDisposable
             bgra[4 * i + 3] = 255;
         }
         using var image = MLImage.CreateFromPixels(c.Width, c.Height, MLPixelFormat.Bgra32, bgra);
-        var preprocessor = Create(c.Size, c.Squash);
+        var preprocessor = Create(c.Size, c.Squash, c.Filter);
         using var tensor = preprocessor.Preprocess(image);
         Assert.Equal(0, CountMismatches(tensor.data<float>().ToArray(), Expected(c.Hex, c.Size, preprocessor), out _));
     }
 
-    private static ClipImagePreprocessor Create(int size, bool squash) =>
-        new(new ImagePreprocessingOptions(size) { ResizeMode = squash ? ClipResizeMode.Squash : ClipResizeMode.ShortestSideCenterCrop });
+    private static ClipImagePreprocessor Create(int size, bool squash, string filter) =>
+        new(new ImagePreprocessingOptions(size)
+        {
+            ResizeMode = squash ? ClipResizeMode.Squash : ClipResizeMode.ShortestSideCenterCrop,
+            Interpolation = filter == "bilinear" ? ClipInterpolation.Bilinear : ClipInterpolation.Bicubic,
+        });
 
     private static int BytesPerPixel(RawPixelFormat format) => format switch
     {

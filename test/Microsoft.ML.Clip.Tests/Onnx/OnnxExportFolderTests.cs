@@ -48,7 +48,11 @@ public class OnnxExportFolderTests
         Assert.Equal(manifest.Sha256, read.Sha256);
 
         // The tokenizer written beside the encoders reads back to the same ids.
-        var tokenizer = ClipTokenizer.FromHuggingFace(Path.Combine(folder, read.Vocabulary), Path.Combine(folder, read.Merges));
+        var tokenizer = ClipTokenizer.FromHuggingFace(Path.Combine(folder, read.Vocabulary!), Path.Combine(folder, read.Merges!));
+        Assert.Equal(["vocab.json", "merges.txt"], read.TokenizerFiles!);
+        Assert.Equal(ClipTokenizer.KindName, read.Tokenizer);
+        Assert.Equal(0, read.PadId);
+        Assert.IsType<ClipTokenizer>(read.CreateTokenizer(folder));
         Assert.Equal(bundle.Tokenizer.Encode("a red circle", read.ContextLength), tokenizer.Encode("a red circle", read.ContextLength));
 
         // Metadata: the same facts inside each model, for a deployment holding only the .onnx file.
@@ -132,7 +136,7 @@ public class OnnxExportFolderTests
         // ONNX Runtime refuses the truncated file too (its own error).
         Assert.ThrowsAny<Microsoft.ML.OnnxRuntime.OnnxRuntimeException>(() => OrtRunner.Open(image));
 
-        File.Delete(Path.Combine(folder, manifest.Merges));
+        File.Delete(Path.Combine(folder, manifest.Merges!));
         File.WriteAllBytes(image, bytes);
         var missing = Assert.Throws<FileNotFoundException>(() => ClipOnnxManifest.Load(folder));
         Assert.Contains("lacks 'merges.txt'", missing.Message);

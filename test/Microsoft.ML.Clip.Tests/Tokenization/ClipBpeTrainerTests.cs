@@ -51,7 +51,7 @@ public sealed class ClipBpeTrainerTests(ITestOutputHelper output)
         // l o w es t</w> → l o w est</w> → lo w est</w> → low est</w>.
         Assert.Equal(new[] { TokenId(tokenizer, "newest</w>") }, tokenizer.EncodeToIds("newest"));
         Assert.Equal(new[] { TokenId(tokenizer, "low"), TokenId(tokenizer, "est</w>") }, tokenizer.EncodeToIds("lowest"));
-        Assert.Equal("lowest widest", tokenizer.Decode(tokenizer.Encode("Lowest WIDEST")));
+        Assert.Equal("lowest widest", tokenizer.Decode(tokenizer.Encode("Lowest WIDEST", ClipTokenizer.DefaultContextLength)));
     }
 
     [Fact]
@@ -86,12 +86,12 @@ public sealed class ClipBpeTrainerTests(ITestOutputHelper output)
         for (int i = 0; i < 1000; i++) captions.Add(i % 2 == 0 ? "A photograph of things" : "photograph");
         var tokenizer = ClipBpeTrainer.Train(captions, new ClipBpeTrainerOptions { VocabularySize = 2048 });
 
-        var row = tokenizer.Encode("Photograph");
+        var row = tokenizer.Encode("Photograph", ClipTokenizer.DefaultContextLength);
         Assert.Equal(tokenizer.StartOfTextId, row[0]);
         Assert.Equal(tokenizer.EndOfTextId, row[2]);
         Assert.All(row.Skip(3), id => Assert.Equal(0, id));
         Assert.Equal("photograph</w>", tokenizer.Vocabulary.Tokens[row[1]]);
-        Assert.InRange(row[1], 512, tokenizer.StartOfTextId - 1);
+        Assert.InRange(row[1], 512, tokenizer.StartOfTextId!.Value - 1);
         Assert.Equal("photograph", tokenizer.Decode(row));
     }
 
@@ -107,7 +107,7 @@ public sealed class ClipBpeTrainerTests(ITestOutputHelper output)
         Assert.Equal(tokenizer.StartOfTextId, reloaded.StartOfTextId);
         Assert.Equal(tokenizer.EndOfTextId, reloaded.EndOfTextId);
         foreach (string text in captions.Take(500).Concat(UnseenTexts).Append("<start_of_text> literal <end_of_text> tokens"))
-            Assert.Equal(tokenizer.Encode(text), reloaded.Encode(text));
+            Assert.Equal(tokenizer.Encode(text, ClipTokenizer.DefaultContextLength), reloaded.Encode(text, ClipTokenizer.DefaultContextLength));
         var (vocabAgain, mergesAgain) = SaveToBytes(reloaded);
         Assert.Equal(vocab, vocabAgain);
         Assert.Equal(merges, mergesAgain);
@@ -127,7 +127,7 @@ public sealed class ClipBpeTrainerTests(ITestOutputHelper output)
             // Decode puts one space between words, so it gives the cleaned text with words split by the pre-tokenizer.
             string words = string.Join(" ", ClipPreTokenizer.Split(cleaned).Select(r => cleaned.Substring(r.Offset, r.Length)));
             var ids = tokenizer.EncodeToIds(text);
-            Assert.All(ids, id => Assert.InRange(id, 0, tokenizer.StartOfTextId - 1));
+            Assert.All(ids, id => Assert.InRange(id, 0, tokenizer.StartOfTextId!.Value - 1));
             Assert.Equal(words, tokenizer.Decode(ids));
         }
         // Space-separated captions (as generated) come back exactly cleaned.
@@ -192,7 +192,7 @@ public sealed class ClipBpeTrainerTests(ITestOutputHelper output)
             var (vocab, merges) = SaveToBytes(tokenizer);
             var reloaded = ClipTokenizer.FromHuggingFace(new MemoryStream(vocab), new MemoryStream(merges));
             Assert.Equal(514, reloaded.VocabularySize);
-            Assert.Equal(tokenizer.Encode(UnseenTexts[1]), reloaded.Encode(UnseenTexts[1]));
+            Assert.Equal(tokenizer.Encode(UnseenTexts[1], ClipTokenizer.DefaultContextLength), reloaded.Encode(UnseenTexts[1], ClipTokenizer.DefaultContextLength));
         }
     }
 
@@ -204,7 +204,7 @@ public sealed class ClipBpeTrainerTests(ITestOutputHelper output)
         // "a t</w>" and "c a" both occur 50 times; "a" comes first.
         Assert.Equal(new[] { ("a", "t</w>"), ("c", "at</w>") }, tokenizer.Vocabulary.Merges);
         Assert.Equal(516, tokenizer.VocabularySize);
-        Assert.Equal(new[] { tokenizer.StartOfTextId, 513, tokenizer.EndOfTextId }, tokenizer.EncodeToIds(captions[0]));
+        Assert.Equal(new[] { tokenizer.StartOfTextId!.Value, 513, tokenizer.EndOfTextId }, tokenizer.EncodeToIds(captions[0]));
     }
 
     [Fact]

@@ -79,8 +79,8 @@ public sealed class ClipTokenizerParityTests : IDisposable
 
         foreach (var (text, ids) in TokenizerFixtures.Cases.Take(30))
         {
-            Assert.Equal(ids, fromGzip.Encode(text));
-            Assert.Equal(ids, fromPlain.Encode(text));
+            Assert.Equal(ids, fromGzip.Encode(text, ClipTokenizer.DefaultContextLength));
+            Assert.Equal(ids, fromPlain.Encode(text, ClipTokenizer.DefaultContextLength));
         }
     }
 
@@ -89,7 +89,7 @@ public sealed class ClipTokenizerParityTests : IDisposable
         int index = 0;
         foreach (var (text, ids) in TokenizerFixtures.Cases)
         {
-            var actual = tokenizer.Encode(text);
+            var actual = tokenizer.Encode(text, ClipTokenizer.DefaultContextLength);
             Assert.True(ids.SequenceEqual(actual),
                 $"case {index} '{text}': expected [{string.Join(",", ids)}] got [{string.Join(",", actual)}]");
             index++;

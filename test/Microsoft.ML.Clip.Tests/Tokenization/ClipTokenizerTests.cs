@@ -39,7 +39,7 @@ public sealed class ClipTokenizerTests : IDisposable
     [InlineData("&nbsp;")]
     public void EmptyTextGivesStartAndEnd(string? text)
     {
-        var row = Tokenizer.Encode(text);
+        var row = Tokenizer.Encode(text, ClipTokenizer.DefaultContextLength);
         Assert.Equal(77, row.Length);
         Assert.Equal(Start, row[0]);
         Assert.Equal(End, row[1]);
@@ -54,17 +54,17 @@ public sealed class ClipTokenizerTests : IDisposable
         var ids = Tokenizer.EncodeToIds(text);
         Assert.Equal(150, ids.Count);
 
-        var row = Tokenizer.Encode(text);
+        var row = Tokenizer.Encode(text, ClipTokenizer.DefaultContextLength);
         Assert.Equal(77, row.Length);
         Assert.Equal(Start, row[0]);
         Assert.Equal(ids.Take(75), row.Skip(1).Take(75));
         Assert.Equal(End, row[76]);
 
         // Exactly full (75 ids) and one over (76 ids): the 76th id gives way to the end token.
-        var seventyFive = Tokenizer.Encode(string.Join(" ", Enumerable.Repeat("a photo of a cat", 15)));
+        var seventyFive = Tokenizer.Encode(string.Join(" ", Enumerable.Repeat("a photo of a cat", 15)), ClipTokenizer.DefaultContextLength);
         Assert.Equal(ids.Take(75), seventyFive.Skip(1).Take(75));
         Assert.Equal(End, seventyFive[76]);
-        var seventySix = Tokenizer.Encode(string.Join(" ", Enumerable.Repeat("a photo of a cat", 15)) + " a");
+        var seventySix = Tokenizer.Encode(string.Join(" ", Enumerable.Repeat("a photo of a cat", 15)) + " a", ClipTokenizer.DefaultContextLength);
         Assert.Equal(seventyFive, seventySix);
 
         Assert.Equal(new[] { Start, End }, Tokenizer.Encode(text, contextLength: 2));
@@ -77,12 +77,12 @@ public sealed class ClipTokenizerTests : IDisposable
     public void BatchIsAnInt64TensorOfEncodedRows()
     {
         var texts = new[] { "a photo of a cat", null, "A Photo Of A CAT!!", string.Join(" ", Enumerable.Repeat("dog", 100)) };
-        using var batch = Tokenizer.EncodeBatch(texts);
+        using var batch = Tokenizer.EncodeBatch(texts, ClipTokenizer.DefaultContextLength);
         Assert.Equal(ScalarType.Int64, batch.dtype);
         Assert.Equal(new long[] { 4, 77 }, batch.shape);
         var data = batch.data<long>().ToArray();
         for (int i = 0; i < texts.Length; i++)
-            Assert.Equal(Tokenizer.Encode(texts[i]).Select(x => (long)x), data.Skip(i * 77).Take(77));
+            Assert.Equal(Tokenizer.Encode(texts[i], ClipTokenizer.DefaultContextLength).Select(x => (long)x), data.Skip(i * 77).Take(77));
         Assert.Equal(new long[] { Start, 320, 1125, 539, 320, 2368, End, 0 }, data.Take(8));
         Assert.Equal(new long[] { Start, 320, 1125, 539, 320, 2368, 748, End }, data.Skip(2 * 77).Take(8));
 
@@ -90,7 +90,7 @@ public sealed class ClipTokenizerTests : IDisposable
         Assert.Equal(new long[] { 1, 4 }, small.shape);
         Assert.Equal(new long[] { Start, 320, 1125, End }, small.data<long>().ToArray());
 
-        using var none = Tokenizer.EncodeBatch(Array.Empty<string>());
+        using var none = Tokenizer.EncodeBatch(Array.Empty<string>(), ClipTokenizer.DefaultContextLength);
         Assert.Equal(new long[] { 0, 77 }, none.shape);
     }
 
@@ -103,7 +103,7 @@ public sealed class ClipTokenizerTests : IDisposable
     [InlineData("it's 3.14", "it 's 3 . 1 4")]
     public void DecodeInvertsEncode(string text, string expected)
     {
-        Assert.Equal(expected, Tokenizer.Decode(Tokenizer.Encode(text)));
+        Assert.Equal(expected, Tokenizer.Decode(Tokenizer.Encode(text, ClipTokenizer.DefaultContextLength)));
         Assert.Equal(expected, Tokenizer.Decode(Tokenizer.EncodeToIds(text)));
     }
 
@@ -158,7 +158,7 @@ public sealed class ClipTokenizerTests : IDisposable
             .Concat(Enumerable.Range(0, 400).Select(i => $"caption {i} with word{i * 7919 % 1000} and &amp; ΟΔΟΣ {i % 13}"))
             .ToArray();
         var fresh = ClipTokenizer.FromOpenAIMergesFile(Fixtures.VocabularyPath); // empty word cache
-        var serial = texts.Select(t => Tokenizer.Encode(t)).ToArray();
+        var serial = texts.Select(t => Tokenizer.Encode(t, ClipTokenizer.DefaultContextLength)).ToArray();
 
         var results = new int[8][][];
         Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, worker =>
@@ -168,7 +168,7 @@ public sealed class ClipTokenizerTests : IDisposable
             for (int k = 0; k < texts.Length; k++)
             {
                 int i = (k + worker * 61) % texts.Length;
-                results[worker][i] = fresh.Encode(texts[i]);
+                results[worker][i] = fresh.Encode(texts[i], ClipTokenizer.DefaultContextLength);
             }
         });
         foreach (var result in results)

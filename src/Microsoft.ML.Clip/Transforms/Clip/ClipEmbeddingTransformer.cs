@@ -162,7 +162,7 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
             }
             if (_text is not null)
             {
-                var tokens = OnnxStageInputs.TokenIds(context, graph, InputSchema[_text.ColumnIndex], bundle.ContextLength);
+                var tokens = OnnxStageInputs.TokenIds(context, graph, InputSchema[_text.ColumnIndex], bundle.ContextLength, bundle.Tokenizer.PadId);
                 var column = _outputs[output];
                 OnnxStageInputs.Output(context, bundle.Model.EmitTextEncoder(graph, tokens, bundle.ContextLength, normalize: true), column.Name, column.Type);
             }

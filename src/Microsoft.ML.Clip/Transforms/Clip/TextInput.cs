@@ -8,14 +8,15 @@ namespace Microsoft.ML.Clip.Transforms;
 
 /// <summary>
 /// Reads a caption column into fixed-length CLIP token ids: text (tokenized in parallel later), or token ids
-/// already made by the caller (a vector of Int32 or Int64 ids of at most the context length, zero-padded here).
+/// already made by the caller (a vector of Int32 or Int64 ids of at most the context length, padded here with the
+/// tokenizer's pad id: 0 for CLIP, the end token for SigLIP).
 /// </summary>
 internal sealed class TextInput
 {
-    private readonly ClipTokenizer _tokenizer;
+    private readonly ClipTextTokenizer _tokenizer;
     private readonly int _vocabularySize;
 
-    private TextInput(string columnName, int columnIndex, ClipTokenizer tokenizer, int contextLength, bool tokenIds, int vocabularySize)
+    private TextInput(string columnName, int columnIndex, ClipTextTokenizer tokenizer, int contextLength, bool tokenIds, int vocabularySize)
     {
         ColumnName = columnName;
         ColumnIndex = columnIndex;
@@ -43,7 +44,7 @@ internal sealed class TextInput
     /// <param name="contextLength">Token ids per caption.</param>
     /// <param name="vocabularySize">Token ids given as a vector column must be below this (the model's vocabulary); null: the tokenizer's.</param>
     /// <remarks>The default name <c>Text</c> reads the loaders' <c>Caption</c> when only that is present (<see cref="DefaultColumns"/>).</remarks>
-    public static TextInput Bind(DataViewSchema schema, string columnName, ClipTokenizer tokenizer, int contextLength, int? vocabularySize = null)
+    public static TextInput Bind(DataViewSchema schema, string columnName, ClipTextTokenizer tokenizer, int contextLength, int? vocabularySize = null)
     {
         columnName = DefaultColumns.Resolve(columnName, name => schema.GetColumnOrNull(name) is not null);
         if (!schema.TryGetColumnIndex(columnName, out int index))
@@ -95,7 +96,7 @@ internal sealed class TextInput
 
         /// <summary>
         /// Reads the current row: returns the caption (tokenized later, in parallel, by <see cref="Tokenize"/>), or
-        /// for a token-id column writes the zero-padded ids into <paramref name="tokens"/> and returns null.
+        /// for a token-id column writes the ids, padded with the tokenizer's pad id, into <paramref name="tokens"/> and returns null.
         /// </summary>
         public string? Read(long row, Span<long> tokens)
         {
@@ -107,7 +108,7 @@ internal sealed class TextInput
                     return _caption.ToString();
                 }
                 int count = _ids!(row, tokens);
-                tokens[count..].Clear();
+                tokens[count..].Fill(_input._tokenizer.PadId);
                 return null;
             }
             catch (Exception ex) when (ex is not OperationCanceledException && ex is not ClipInputException)

@@ -23,20 +23,20 @@ internal static class OnnxStageInputs
         return graph.Reshape(Variable(context, column), "pixels", -1, 3, imageSize, imageSize);
     }
 
-    /// <summary>The token ids of <paramref name="column"/> (Vector&lt;Int32/Int64&gt; of known size ≤ context), zero padded to <paramref name="contextLength"/>, as int64.</summary>
-    public static string TokenIds(OnnxContext context, OnnxGraph graph, DataViewSchema.Column column, int contextLength)
+    /// <summary>The token ids of <paramref name="column"/> (Vector&lt;Int32/Int64&gt; of known size ≤ context), padded with <paramref name="padId"/> to <paramref name="contextLength"/>, as int64.</summary>
+    public static string TokenIds(OnnxContext context, OnnxGraph graph, DataViewSchema.Column column, int contextLength, int padId)
     {
         var type = column.Type as VectorDataViewType;
         bool ids = type is not null && (type.ItemType == NumberDataViewType.Int32 || type.ItemType == NumberDataViewType.Int64);
         if (!ids || type!.Size == 0)
             throw new NotSupportedException(
                 $"Text column '{column.Name}' holds {column.Type}: the ONNX conversion does not tokenize text. Give the stage token ids instead " +
-                $"(a Vector<Int64> or Vector<Int32> column of known size, at most {contextLength}, from the bundle's ClipTokenizer); the converted " +
+                $"(a Vector<Int64> or Vector<Int32> column of known size, at most {contextLength}, from the bundle's tokenizer); the converted " +
                 "model then takes that column.");
         var tokens = Variable(context, column);
         if (type.ItemType == NumberDataViewType.Int32) tokens = graph.Cast(tokens, OnnxElementType.Int64, "token_ids");
         if (type.Size < contextLength)
-            tokens = graph.Op("Pad", "token_ids_padded", [tokens, graph.Int64s("token_pads", 0, 0, 0, contextLength - type.Size)]);
+            tokens = graph.Op("Pad", "token_ids_padded", [tokens, graph.Int64s("token_pads", 0, 0, 0, contextLength - type.Size), graph.Int64s("token_pad_id", padId)]);
         return tokens;
     }
 

@@ -1,4 +1,5 @@
-// MSBuild task (compiled by RoslynCodeTaskFactory, see TorchSharpNative.targets).
+// MSBuild task (compiled by RoslynCodeTaskFactory, see TorchSharpNative.targets; it ships in the Microsoft.ML.Clip
+// package's buildTransitive folder, so applications that reference the package run it too).
 //
 // Why: TorchSharp 0.107's libLibTorchSharp.so declares a dependency on the symbol version GLIBCXX_3.4.32
 // (GCC 13's libstdc++). Its only use of that version is the marker symbol std::ios_base_library_init,
@@ -7,8 +8,12 @@
 // .gnu.version_r does exactly that: a missing weak version is only reported, a present one binds as
 // before, so systems with a newer libstdc++ behave identically.
 //
-// The task edits copies in build output folders only (never the NuGet cache), and is idempotent.
+// What it does: for each item (a copy-local asset resolved from a package) whose file needs the version, it writes a
+// weakened copy under OutputDirectory and returns the item pointing at that copy, with all of its metadata (the
+// destination path in the output folder among them). Items that do not need it pass through unchanged, so a TorchSharp
+// built against an older libstdc++ makes this a no-op. The NuGet cache is never written.
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Text;
 using Microsoft.Build.Framework;
@@ -16,57 +21,94 @@ using Microsoft.Build.Utilities;
 
 public sealed class WeakenGlibcxxNeed : Task
 {
-    /// <summary>ELF shared objects to patch; missing files are ignored.</summary>
+    /// <summary>Copy-local items; only files named <see cref="FileName"/> are examined.</summary>
     [Required]
-    public ITaskItem[] Files { get; set; } = Array.Empty<ITaskItem>();
+    public ITaskItem[] Items { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary>Folder for the weakened copies (under obj/).</summary>
+    [Required]
+    public string OutputDirectory { get; set; } = "";
+
+    /// <summary>The native library to examine.</summary>
+    public string FileName { get; set; } = "libLibTorchSharp.so";
 
     /// <summary>The version requirement to weaken.</summary>
     public string VersionName { get; set; } = "GLIBCXX_3.4.32";
+
+    /// <summary><see cref="Items"/>, with each file that needed the edit replaced by its weakened copy.</summary>
+    [Output]
+    public ITaskItem[] Result { get; private set; } = Array.Empty<ITaskItem>();
 
     private const uint ShtGnuVerneed = 0x6ffffffe;
     private const ushort VerFlgWeak = 0x2;
 
     public override bool Execute()
     {
-        foreach (var item in Files)
+        var result = new List<ITaskItem>(Items.Length);
+        foreach (var item in Items)
         {
-            var path = item.ItemSpec;
-            if (!File.Exists(path)) continue;
+            string path = item.GetMetadata("FullPath");
+            if (!string.Equals(Path.GetFileName(path), FileName, StringComparison.Ordinal) || !File.Exists(path))
+            {
+                result.Add(item);
+                continue;
+            }
             try
             {
-                var result = Patch(path, VersionName);
-                if (result == PatchResult.Patched)
-                    Log.LogMessage(MessageImportance.Normal, $"Marked {VersionName} weak in {path}");
+                result.Add(Weaken(item, path));
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
-                Log.LogError($"Could not patch {path}: {ex.Message}");
+                Log.LogError($"Could not weaken the {VersionName} requirement of {path}: {ex.Message}");
+                result.Add(item);
             }
         }
+        Result = result.ToArray();
         return !Log.HasLoggedErrors;
     }
 
-    private enum PatchResult { NotNeeded, AlreadyWeak, Patched }
-
-    private static PatchResult Patch(string path, string versionName)
+    private ITaskItem Weaken(ITaskItem item, string path)
     {
-        // Read-only check first so up-to-date builds never rewrite (and never touch timestamps of) the file.
         byte[] bytes = File.ReadAllBytes(path);
-        long flagOffset = FindVernauxFlags(bytes, versionName);
-        if (flagOffset < 0) return PatchResult.NotNeeded;
+        long flagOffset = FindVernauxFlags(bytes, VersionName);
+        if (flagOffset < 0) return item;
         ushort flags = BitConverter.ToUInt16(bytes, (int)flagOffset);
-        if ((flags & VerFlgWeak) != 0) return PatchResult.AlreadyWeak;
+        if ((flags & VerFlgWeak) != 0) return item;
 
-        // Write to a temporary file then rename, so an interrupted build never leaves a torn library.
-        flags |= VerFlgWeak;
-        BitConverter.GetBytes(flags).CopyTo(bytes, (int)flagOffset);
-        // The original timestamp is kept so MSBuild's incremental copy sees the file as up to date.
-        DateTime stamp = File.GetLastWriteTimeUtc(path);
-        string temp = path + ".weakening";
-        File.WriteAllBytes(temp, bytes);
-        File.Replace(temp, path, null);
-        File.SetLastWriteTimeUtc(path, stamp);
-        return PatchResult.Patched;
+        string target = Path.Combine(OutputDirectory, CopyFolder(item, path), FileName);
+        // The copy is rewritten only when the source is newer or differs in size, so up-to-date builds leave it (and the
+        // output folder's copy of it) alone. It carries the time it was written, not the source's, so an output folder
+        // that still holds an unpatched copy of the same size is overwritten.
+        var existing = new FileInfo(target);
+        if (!existing.Exists || existing.Length != bytes.Length || existing.LastWriteTimeUtc < File.GetLastWriteTimeUtc(path))
+        {
+            BitConverter.GetBytes((ushort)(flags | VerFlgWeak)).CopyTo(bytes, (int)flagOffset);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            // Temporary file then rename: an interrupted build never leaves a torn library.
+            string temp = target + ".weakening";
+            File.WriteAllBytes(temp, bytes);
+            // File.Replace/Move rather than File.Move(.., overwrite): MSBuild on .NET Framework (Visual Studio) compiles this too.
+            if (existing.Exists) File.Replace(temp, target, null);
+            else File.Move(temp, target);
+            Log.LogMessage(MessageImportance.Normal, $"Marked {VersionName} weak in a copy of {path}: {target}");
+        }
+
+        var weakened = new TaskItem(target);
+        item.CopyMetadataTo(weakened);
+        weakened.SetMetadata("ClipMlNetWeakenedFrom", path);
+        return weakened;
+    }
+
+    /// <summary>One folder per package version and asset path (or per source path when the item is not from a package).</summary>
+    private static string CopyFolder(ITaskItem item, string path)
+    {
+        string id = item.GetMetadata("NuGetPackageId"), version = item.GetMetadata("NuGetPackageVersion");
+        string inPackage = item.GetMetadata("PathInPackage");
+        if (id.Length > 0 && version.Length > 0 && inPackage.Length > 0)
+            return Path.Combine(id.ToLowerInvariant(), version, Path.GetDirectoryName(inPackage) ?? "");
+        uint hash = 2166136261;
+        foreach (char c in path) hash = (hash ^ c) * 16777619;
+        return hash.ToString("x8");
     }
 
     /// <summary>Returns the file offset of vna_flags for <paramref name="versionName"/>, or -1.</summary>

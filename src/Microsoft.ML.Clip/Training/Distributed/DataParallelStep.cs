@@ -36,7 +36,7 @@ internal sealed class DataParallelStep : IDisposable
     private readonly Stopwatch _exchange = new();
 
     /// <summary>Phase of a parameter: 0 for everything but the image tower (reduced first), 1 for the image tower.</summary>
-    private static int PhaseOf(string name) => name.StartsWith("visual.", StringComparison.Ordinal) ? 1 : 0;
+    private static int PhaseOf(string name) => name.StartsWith(ClipModel.ImageTowerPrefix, StringComparison.Ordinal) ? 1 : 0;
 
     public DataParallelStep(ProcessGroup group, ClipObjective objective, IReadOnlyList<(string Name, Parameter Parameter)> gradientSources)
     {

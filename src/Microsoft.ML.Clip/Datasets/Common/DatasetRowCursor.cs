@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 
 namespace Microsoft.ML.Clip.Datasets;
@@ -119,7 +120,7 @@ internal sealed class DatasetRowCursor : DataViewRowCursor
         {
             return record.Error($"cannot read the image: {error.Message}", error);
         }
-        if (_view.Options.ValidateImageSignature && ImageSignature.Check(bytes) is { } problem)
+        if (_view.Options.ValidateImageSignature && EncodedImages.CheckSignature(bytes) is { } problem)
             return record.Error(problem);
         return null;
     }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Microsoft.ML;
+using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -96,12 +97,7 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
-        string features = Options.FeatureColumnName;
-        if (!inputSchema.TryFindColumn(features, out var column))
-            throw _host.ExceptSchemaMismatch(nameof(inputSchema), "feature", features);
-        if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != NumberDataViewType.Single)
-            throw _host.ExceptSchemaMismatch(nameof(inputSchema), "feature", features,
-                "known-size vector of Single", column.GetTypeString());
+        FloatVectorColumn.Check(_host, inputSchema, Options.FeatureColumnName, "feature");
         // The label (and weight) checks are LbfgsMaximumEntropy's own.
         return MakeTrainer(1f).GetOutputSchema(inputSchema);
     }
@@ -240,12 +236,7 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
     /// <summary>Schema checks with messages naming the column and the expected type.</summary>
     private void CheckData(DataViewSchema schema, string parameterName)
     {
-        string features = Options.FeatureColumnName;
-        var column = schema.GetColumnOrNull(features);
-        if (column is null)
-            throw _host.ExceptSchemaMismatch(parameterName, "feature", features);
-        if (column.Value.Type is not VectorDataViewType { IsKnownSize: true } vector || vector.ItemType != NumberDataViewType.Single)
-            throw _host.ExceptSchemaMismatch(parameterName, "feature", features, "known-size vector of Single", column.Value.Type.ToString());
+        FloatVectorColumn.Find(_host, schema, Options.FeatureColumnName, "feature", parameterName: parameterName);
         GetOutputSchema(SchemaShape.Create(schema));
     }
 

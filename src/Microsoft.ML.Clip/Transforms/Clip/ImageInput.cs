@@ -133,44 +133,6 @@ internal sealed class ImageInput
         }
     }
 
-    /// <summary>
-    /// Decodes one encoded image and preprocesses it into <paramref name="destination"/>. The dimensions are read
-    /// from the header first and images above the pixel limit are refused before anything is decoded (a few
-    /// kilobytes of PNG can declare a 13,000 × 13,000 image, gigabytes once decoded). Skia's codec is used
-    /// directly, rather than MLImage, because it reports truncated or corrupt data instead of returning a
-    /// partly black image.
-    /// </summary>
-    private unsafe void DecodeInto(byte[] bytes, Span<float> destination)
-    {
-        using var data = SkiaSharp.SKData.CreateCopy(bytes);
-        using var codec = SkiaSharp.SKCodec.Create(data)
-            ?? throw new InvalidDataException($"the {bytes.Length} bytes are not an image in a supported format (PNG, JPEG, WebP, GIF, BMP, ICO)");
-        var (width, height) = (codec.Info.Width, codec.Info.Height);
-        long limit = _preprocessor.Options.MaxPixels;
-        if (width <= 0 || height <= 0)
-            throw new InvalidDataException($"the image declares an empty size {width}×{height}");
-        if ((long)width * height > limit)
-            throw new ImageTooLargeException($"the image is {width}×{height} = {(long)width * height:N0} pixels, above the limit of {limit:N0} (ImagePreprocessingOptions.MaxPixels); it was not decoded.", width, height, limit);
-
-        // Premultiplied RGBA: the same pixels MLImage hands over (and what PIL's RGBA resize works on).
-        var info = new SkiaSharp.SKImageInfo(width, height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Premul);
-        var pixels = System.Buffers.ArrayPool<byte>.Shared.Rent(checked(width * height * 4));
-        try
-        {
-            fixed (byte* p = pixels)
-            {
-                var result = codec.GetPixels(info, (IntPtr)p);
-                if (result != SkiaSharp.SKCodecResult.Success)
-                    throw new InvalidDataException($"the {width}×{height} image could not be decoded ({result}): truncated or corrupt data");
-            }
-            _preprocessor.PreprocessInto(pixels.AsSpan(0, width * height * 4), width, height, width * 4, RawPixelFormat.Rgba32Premultiplied, destination);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(pixels);
-        }
-    }
-
     /// <summary>Decodes and preprocesses encoded images in parallel: <c>images[i]</c> (when not null) fills slot i.</summary>
     /// <param name="images">Encoded images by slot (null: already preprocessed, or marked bad).</param>
     /// <param name="count">Slots in use.</param>
@@ -189,7 +151,7 @@ internal sealed class ImageInput
             if (bytes is null) return;
             try
             {
-                DecodeInto(bytes, destination.AsSpan(i * Length, Length));
+                EncodedImages.DecodeInto(_preprocessor, bytes, destination.AsSpan(i * Length, Length));
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

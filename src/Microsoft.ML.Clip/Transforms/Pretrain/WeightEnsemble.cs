@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Microsoft.ML.Clip.Evaluation;
-using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Runtime;
 
@@ -25,9 +24,8 @@ internal static class WeightEnsemble
         double bestScore = double.NegativeInfinity, bestAlpha = double.NaN;
         foreach (double alpha in alphas)
         {
-            var model = WeightInterpolation.Interpolate(initial.Model, fineTuned.Model, alpha);
-            model.eval();
-            var candidate = new ClipModelBundle(model, fineTuned.Tokenizer, fineTuned.Preprocessing, fineTuned.InferenceDType) { Scoring = fineTuned.Scoring };
+            var candidate = ClipModelBundle.Interpolate(initial, fineTuned, alpha);
+            candidate.Model.eval();
             double score = alphas.Count == 1 ? double.NaN : Score(candidate, options.SelectBy, watcher, validate);
             report.WeightEnsemble.Add((alpha, score));
             if (alphas.Count > 1)
@@ -40,7 +38,7 @@ internal static class WeightEnsemble
             }
             else
             {
-                model.Dispose();
+                candidate.Model.Dispose();
             }
         }
         fineTuned.Model.Dispose();

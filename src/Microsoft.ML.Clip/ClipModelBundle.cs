@@ -8,7 +8,7 @@ using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Persistence;
 using Microsoft.ML.Clip.Tokenization;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Weights;
 using static TorchSharp.torch;
 

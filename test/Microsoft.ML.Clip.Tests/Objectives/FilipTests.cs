@@ -11,7 +11,7 @@ using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Objectives;
 using Microsoft.ML.Clip.Training.Objectives.Filip;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Data;
 using Xunit;

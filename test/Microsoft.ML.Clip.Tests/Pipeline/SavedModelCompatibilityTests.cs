@@ -6,7 +6,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Tokenization;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Data;
 using Xunit;

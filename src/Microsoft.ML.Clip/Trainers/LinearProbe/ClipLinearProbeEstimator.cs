@@ -43,49 +43,9 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
         Contracts.CheckValue(env, nameof(env));
         _host = env.Register(nameof(ClipLinearProbeEstimator));
         _host.CheckValue(options, nameof(options));
-        _host.CheckNonEmpty(options.LabelColumnName, nameof(options.LabelColumnName));
-        _host.CheckNonEmpty(options.FeatureColumnName, nameof(options.FeatureColumnName));
-        if (options.ExampleWeightColumnName is { Length: 0 })
-            throw _host.ExceptParam(nameof(options.ExampleWeightColumnName), "The example weight column name must be null or non-empty.");
-        if (options.ValidationData is null && !(options.ValidationFraction > 0 && options.ValidationFraction < 1))
-            throw _host.ExceptParam(nameof(options.ValidationFraction),
-                $"The validation fraction must be in (0, 1); got {options.ValidationFraction.ToString(CultureInfo.InvariantCulture)}.");
-        if (options.RefinementSteps < 0)
-            throw _host.ExceptParam(nameof(options.RefinementSteps), $"The number of refinement steps must be ≥ 0; got {options.RefinementSteps}.");
-        if (options.MaximumNumberOfIterations <= 0)
-            throw _host.ExceptParam(nameof(options.MaximumNumberOfIterations), $"The maximum number of iterations must be positive; got {options.MaximumNumberOfIterations}.");
-        if (!(options.OptimizationTolerance > 0))
-            throw _host.ExceptParam(nameof(options.OptimizationTolerance), "The optimization tolerance must be positive.");
-        if (options.NumberOfThreads is <= 0)
-            throw _host.ExceptParam(nameof(options.NumberOfThreads), $"The number of threads must be positive; got {options.NumberOfThreads}.");
-
-        var grid = options.L2Grid ?? ClipLinearProbeOptions.DefaultL2Grid;
-        if (grid.Count == 0)
-            throw _host.ExceptParam(nameof(options.L2Grid), "The L2 grid must contain at least one value.");
-        foreach (float value in grid)
-        {
-            if (!(value > 0) || float.IsInfinity(value))
-                throw _host.ExceptParam(nameof(options.L2Grid),
-                    $"L2 grid values must be positive and finite; got {value.ToString("G9", CultureInfo.InvariantCulture)}.");
-        }
-        _grid = grid.Distinct().ToArray();
-
-        Options = new ClipLinearProbeOptions
-        {
-            LabelColumnName = options.LabelColumnName,
-            FeatureColumnName = options.FeatureColumnName,
-            ExampleWeightColumnName = options.ExampleWeightColumnName,
-            ValidationFraction = options.ValidationFraction,
-            ValidationData = options.ValidationData,
-            RefitOnValidationData = options.RefitOnValidationData,
-            L2Grid = _grid,
-            RefinementSteps = options.RefinementSteps,
-            Seed = options.Seed,
-            MaximumNumberOfIterations = options.MaximumNumberOfIterations,
-            OptimizationTolerance = options.OptimizationTolerance,
-            NumberOfThreads = options.NumberOfThreads,
-            Progress = options.Progress,
-        };
+        Options = options.Copy(); // later changes to the caller's object do not apply
+        Options.Validate();
+        _grid = Options.L2Grid!.ToArray();
         _multiclass = new MulticlassClassificationCatalog(env);
         _data = new DataOperationsCatalog(env);
     }

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Torch;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -56,7 +56,7 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
     public int BatchSize { get; }
 
     /// <summary>What training produced this model (loss curve, validation recall), when it came from <c>ClipPretrain</c>.</summary>
-    public ClipTrainingReport? TrainingReport { get; internal set; }
+    public ClipPretrainReport? TrainingReport { get; internal set; }
 
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "CLIPEMBD",

@@ -16,7 +16,7 @@ internal static class WeightEnsemble
     /// only one when one is given), recorded in <paramref name="report"/>. Every process of a data-parallel job scores
     /// the same candidates on the same data, so all choose the same α. The fine-tuned model is released.
     /// </summary>
-    public static ClipModelBundle Choose(ClipModelBundle fineTuned, ClipModelBundle initial, ClipWeightEnsembleOptions options, ClipTrainingReport report,
+    public static ClipModelBundle Choose(ClipModelBundle fineTuned, ClipModelBundle initial, ClipWeightEnsembleOptions options, ClipPretrainReport report,
         ZeroShotWatcher? watcher, Func<ClipModelBundle, RetrievalMetrics>? validate, IChannel log)
     {
         var alphas = options.Alphas;

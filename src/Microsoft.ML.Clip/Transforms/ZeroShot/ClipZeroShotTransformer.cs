@@ -6,7 +6,7 @@ using Microsoft.ML.Clip.Torch;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Persistence;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;

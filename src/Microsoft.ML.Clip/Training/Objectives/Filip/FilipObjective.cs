@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Torch;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

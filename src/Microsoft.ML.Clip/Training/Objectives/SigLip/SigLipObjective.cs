@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Losses;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training.Objectives.SigLip;

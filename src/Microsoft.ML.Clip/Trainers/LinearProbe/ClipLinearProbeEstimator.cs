@@ -20,10 +20,9 @@ namespace Microsoft.ML.Clip.Trainers;
 /// </summary>
 /// <remarks>
 /// <para><c>Fit</c> returns a <see cref="ClipLinearProbeTransformer"/>: ML.NET's transformer of
-/// <c>LbfgsMaximumEntropy</c>, which is what saves, so the model loads with a plain <c>MLContext.Model.Load</c> and
-/// needs nothing from this library to score, with the sweep beside it. Every evaluated λ and its validation accuracy
-/// are in its <see cref="ClipLinearProbeTransformer.Sweep"/>, in ML.NET's log, and reported to
-/// <see cref="ClipLinearProbeOptions.Progress"/>.</para>
+/// <c>LbfgsMaximumEntropy</c> with the sweep beside it, saved together, so a plain <c>MLContext.Model.Load</c> returns the
+/// same type. Every evaluated λ and its validation accuracy are in its <see cref="ClipLinearProbeTransformer.Sweep"/>, in
+/// ML.NET's log, and reported to <see cref="ClipLinearProbeOptions.Progress"/>.</para>
 /// <para>Rows are cached (only the columns the trainer reads) before the sweep, so stages before the probe in
 /// a pipeline, such as an image encoder, run once rather than once per λ.</para>
 /// <para>Cost: (grid size + up to 2 × refinement steps + 1) L-BFGS fits; with the defaults at most 16.</para>

@@ -72,7 +72,7 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
     // bool + 2 strings: text (output, input)
     // ClipModelBundle (see ClipModelBundle.Save)
     /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
-    public override void SaveModel(ModelSaveContext ctx)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());

@@ -103,7 +103,7 @@ public sealed class LinearProjectionTransformer : BatchedTransformerBase
         => Create(env, ctx).MakeRowMapper(inputSchema);
 
     /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
-    public override void SaveModel(ModelSaveContext ctx)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
         Host.CheckValue(ctx, nameof(ctx));
         ctx.CheckAtModel();

@@ -146,7 +146,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
     // entry ClassEmbeddings.safetensors: "classes" [K, D]
     // ClipModelBundle
     /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
-    public override void SaveModel(ModelSaveContext ctx)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());

@@ -19,12 +19,7 @@ namespace Microsoft.ML.Clip.Tests.Pipeline;
 /// </summary>
 public class TrainingOptionsTests
 {
-    private static readonly ClipConfig Architecture = new()
-    {
-        EmbedDim = 16,
-        Vision = new VisionConfig { ImageSize = 32, Layers = 1, Width = 32, HeadWidth = 16, PatchSize = 16 },
-        Text = new TextConfig { ContextLength = 8, VocabSize = 600, Width = 32, Heads = 2, Layers = 1 },
-    };
+    private static readonly ClipConfig Architecture = DefaultColumnNamesTests.Architecture;
 
     private static readonly Lazy<ClipTokenizer> Tokenizer = new(() =>
         ClipBpeTrainer.Train(ColourPairs.Rows(16).Select(r => r.Text), new ClipBpeTrainerOptions { VocabularySize = 600 }));

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Transforms;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;

@@ -4,7 +4,10 @@
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Core")]
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Data")]
 
+// The runtime looks the attribute up by this full name, so its namespace cannot follow the folder.
+#pragma warning disable IDE0130
 namespace System.Runtime.CompilerServices
+#pragma warning restore IDE0130
 {
     /// <summary>
     /// Recognized by the CoreCLR loader (not defined by the framework): the declaring assembly may access

@@ -83,7 +83,7 @@ public class LayeringTests
     {
         using var module = ReadLibrary();
         // The ML.NET layer's ImageInput uses ML.NET types in its method bodies.
-        var imageInput = LibraryTypes(module).Single(t => t.FullName == "Microsoft.ML.Clip.Transforms.ImageInput");
+        var imageInput = LibraryTypes(module).Single(t => t.FullName == "Microsoft.ML.Clip.Transforms.Clip.ImageInput");
         Assert.Contains(ReferencedTypes(imageInput), IsMlNet);
         // With training placed below the model code, training's use of the model is reported.
         var swapped = Layers.Select(l => l.Layer == "model code" ? ("training", new[] { "Microsoft.ML.Clip.Training" })

@@ -13,6 +13,7 @@ using Microsoft.ML.Clip.Training.Objectives;
 using Microsoft.ML.Clip.Training.Objectives.Filip;
 using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Transforms;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Xunit;
 using Xunit.Abstractions;

@@ -4,7 +4,7 @@ using System.IO;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.Common;
 
 /// <summary>
 /// Cursor of <see cref="ClipDatasetView"/>: streams the source's records; given a generator, either the source's own

@@ -6,7 +6,7 @@ using Microsoft.ML.Clip.Evaluation;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Pretrain;
 
 /// <summary>ClipPretrain's WiSE-FT step: the weight-space ensembles of the initial and the fine-tuned model, one chosen.</summary>
 internal static class WeightEnsemble

@@ -2,10 +2,11 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Pretrain;
 
 /// <summary>
 /// ClipPretrain's watched zero-shot sets: each evaluation runs the library's zero-shot stage

@@ -10,6 +10,8 @@ using Microsoft.ML.Clip.Modeling.Kernels;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Objectives;
 using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Transforms.Clip;
+using Microsoft.ML.Clip.Transforms.Pretrain;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;

@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Transforms.Onnx;

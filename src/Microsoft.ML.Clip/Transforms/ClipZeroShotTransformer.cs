@@ -10,6 +10,7 @@ using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Transforms.Onnx;

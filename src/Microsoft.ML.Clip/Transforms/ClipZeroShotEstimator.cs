@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 

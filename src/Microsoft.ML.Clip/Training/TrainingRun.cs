@@ -48,7 +48,7 @@ public sealed class TrainingRun
         _objective = objective;
         _group = processGroup;
         _hooks = hooks ?? new TrainingRunHooks();
-        LocalBatchSize = LocalShare(options.BatchSize, ProcessCount);
+        LocalBatchSize = LocalShare(_options.BatchSize, ProcessCount);
     }
 
     /// <summary>Whether this process logs, validates and writes checkpoints (rank 0, or the only process).</summary>

@@ -21,9 +21,9 @@ namespace Microsoft.ML.Clip.Training.Objectives.Flip;
 /// draws so far (<see cref="DrawKeepIndices"/>): the same masks on every device, and a resumed run (on the same or
 /// another device) draws the same masks as an uninterrupted one, since <see cref="StateDict"/> holds the counter.</para>
 /// <para>With gradient accumulation (<see cref="ClipTrainerOptions.MicroBatchSize"/>) the trainer encodes each
-/// micro-batch twice (cached without gradients, then with); each pass draws its own masks, so the cached
-/// negatives come from other masks than the recomputed features: an unbiased variant, not bit-exact
-/// full-batch FLIP.</para>
+/// micro-batch twice (for the whole-batch loss without its graph, then again to back-propagate); each pass draws its
+/// own masks, so the loss's gradients reach the towers through other masks than the features they were computed on:
+/// an unbiased variant, not bit-exact full-batch FLIP.</para>
 /// <para>Needs a ViT image tower (<see cref="ITokenImageTower"/>).</para>
 /// </remarks>
 public sealed class FlipObjective : ClipObjective, IDisposable

@@ -115,7 +115,7 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
         };
 
         // Masked self-distillation: the student sees a random subset of patches, the teacher the whole image.
-        int patches = model.Config.Vision.GridSize * model.Config.Vision.GridSize;
+        int patches = TokenImageTower(model, "distils patch tokens").PatchCount;
         int kept = Math.Max(1, (int)(patches * (1 - Options.MaskRatio)));
         var keep = randn(batch.Count, patches, device: batch.Pixels.device).topk(kept, dim: -1).indexes; // uniform random subsets
         var studentTokens = model.EncodeImageTokens(batch.Pixels, keep, projectTokens: false).Tokens;  // [N, kept, width]

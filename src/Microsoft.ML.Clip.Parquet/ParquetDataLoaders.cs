@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Datasets;
+using Microsoft.ML.Clip.Datasets.Parquet;
 
 namespace Microsoft.ML.Clip;
 

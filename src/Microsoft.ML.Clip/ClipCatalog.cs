@@ -109,7 +109,8 @@ public static class ClipCatalog
 
     /// <summary>
     /// Zero-shot image classification: scores every image against the classes described by
-    /// <paramref name="classNames"/> × <paramref name="templates"/> (CLIP's prompt ensembling). Adds <c>Score</c>
+    /// <paramref name="classNames"/> × <paramref name="templates"/> (CLIP's prompt ensembling; the class embeddings are
+    /// computed when the estimator is fitted). Adds <c>Score</c>
     /// (softmax over the classes, slot names = class names) and <c>PredictedLabel</c> (a key whose values are
     /// the class names), ready for <c>MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c>.
     /// </summary>
@@ -126,9 +127,7 @@ public static class ClipCatalog
         IReadOnlyList<string>? templates = null, string imageColumnName = "Image", string scoreColumnName = "Score",
         string predictedLabelColumnName = "PredictedLabel", int batchSize = 32)
     {
-        var env = CatalogUtils.GetEnvironment(catalog);
-        var transformer = new ClipZeroShotTransformer(env, model, imageColumnName, classNames, templates ?? PromptTemplates.Simple,
+        return new ClipZeroShotEstimator(CatalogUtils.GetEnvironment(catalog), model, imageColumnName, classNames, templates ?? PromptTemplates.Simple,
             scoreColumnName, predictedLabelColumnName, batchSize);
-        return new ClipZeroShotEstimator(env, transformer);
     }
 }

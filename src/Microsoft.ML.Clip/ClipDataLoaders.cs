@@ -3,6 +3,10 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Microsoft.ML.Clip.Datasets;
+using Microsoft.ML.Clip.Datasets.FashionMnist;
+using Microsoft.ML.Clip.Datasets.ImageFolder;
+using Microsoft.ML.Clip.Datasets.Manifest;
+using Microsoft.ML.Clip.Datasets.WebDataset;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 

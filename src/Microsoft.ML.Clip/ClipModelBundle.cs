@@ -9,8 +9,8 @@ using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Persistence;
 using Microsoft.ML.Clip.Threading;
 using Microsoft.ML.Clip.Tokenization;
+using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Torch;
-using Microsoft.ML.Clip.Training.Scoring;
 using Microsoft.ML.Clip.Weights;
 using static TorchSharp.torch;
 

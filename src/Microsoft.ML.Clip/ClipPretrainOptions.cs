@@ -6,13 +6,21 @@ using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Objectives;
+using Microsoft.ML.Clip.Transforms;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip;
 
-/// <summary>Settings of <c>mlContext.Transforms.ClipPretrain</c>.</summary>
-public sealed class ClipPretrainOptions
+/// <summary>
+/// Settings of <c>mlContext.Transforms.ClipPretrain</c>: the training run's (<see cref="TrainingRunOptions"/>: epochs,
+/// batch, optimizer, checkpoints, logging) and the pipeline stage's own (columns, model, data order, validation,
+/// watched zero-shot sets, WiSE-FT, device, scoring). Checked when the estimator is created; the estimator keeps a copy.
+/// </summary>
+public sealed class ClipPretrainOptions : TrainingRunOptions
 {
+    /// <summary>The defaults (the run is named <c>ClipPretrain</c> in logs and errors).</summary>
+    public ClipPretrainOptions() => Name = "ClipPretrain";
+
     /// <summary>
     /// Image column: MLImage (from <c>LoadImages</c>) or encoded bytes (from <c>LoadRawImageBytes</c> or the
     /// <c>mlContext.Data</c> loaders). The default, <c>Image</c>, reads the loaders' <c>ImageBytes</c> when the input
@@ -50,25 +58,12 @@ public sealed class ClipPretrainOptions
     /// <summary>The training method; null: CLIP's symmetric InfoNCE (<see cref="ContrastiveObjective"/>).</summary>
     public ClipObjective? Objective { get; set; }
 
-    /// <summary>Passes over the training data.</summary>
-    public int Epochs { get; set; } = 10;
-
-    /// <summary>
-    /// Image–caption pairs per optimizer step (the contrastive batch: every pair is a negative for the others). In
-    /// data-parallel training this is the global batch: each of N processes reads <c>BatchSize / N</c> of its pairs,
-    /// so the same settings train the same model on any number of processes.
-    /// </summary>
-    public int BatchSize { get; set; } = 64;
-
     /// <summary>
     /// Data-parallel training over MPI (launch the application with <c>mpiexec -n N</c>): by default used when
     /// <c>mpiexec</c> started more than one process. Every process runs the same pipeline and reads its own share of
     /// each batch; rank 0 logs, validates and writes checkpoints. See <see cref="ClipDistribution"/>.
     /// </summary>
     public ClipDistribution Distribution { get; set; } = ClipDistribution.Auto;
-
-    /// <summary>Optimizer, schedule, accumulation and precision settings.</summary>
-    public ClipTrainerOptions Trainer { get; set; } = new();
 
     /// <summary>Fraction of the input held out for validation retrieval recall after each epoch (ignored when <see cref="ValidationData"/> is set). 0 disables.</summary>
     public double ValidationFraction { get; set; } = 0.1;
@@ -78,21 +73,11 @@ public sealed class ClipPretrainOptions
 
     /// <summary>
     /// Labelled image sets whose zero-shot accuracy is measured after every epoch (and every
-    /// <see cref="ZeroShotEverySteps"/> steps) with the weights of that moment, by the library's zero-shot stage: logged
+    /// <see cref="TrainingRunOptions.ZeroShotEverySteps"/> steps) with the weights of that moment, by the library's zero-shot stage: logged
     /// on ML.NET's channel, sent to <see cref="Progress"/> and kept in <see cref="ClipTrainingReport.ZeroShot"/>. Watch a
     /// set from the domain you fine-tune on and one from the domains the initial model should not forget.
     /// </summary>
     public IList<ClipZeroShotEvaluationSet> ZeroShotEvaluations { get; set; } = [];
-
-    /// <summary>Also measure the zero-shot sets every this many optimizer steps (0: after every epoch only).</summary>
-    public int ZeroShotEverySteps { get; set; }
-
-    /// <summary>
-    /// Return the weights of the evaluation with the best mean zero-shot accuracy over <see cref="ZeroShotEvaluations"/>
-    /// rather than the last ones (also written to <c>best-zero-shot.safetensors</c> in <see cref="CheckpointDirectory"/>,
-    /// where a resumed run finds them); the step is in <see cref="ClipTrainingReport.BestZeroShot"/>.
-    /// </summary>
-    public bool KeepBestByZeroShot { get; set; }
 
     /// <summary>
     /// Return a weight-space ensemble of <see cref="InitialModel"/> and the fine-tuned weights (WiSE-FT) rather than the
@@ -124,37 +109,8 @@ public sealed class ClipPretrainOptions
     /// <summary>Where the model trains (<c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>); null: CPU.</summary>
     public Device? Device { get; set; }
 
-    /// <summary>Folder for checkpoints; null: none. A run finding checkpoints there resumes from the newest (see <see cref="Resume"/>).</summary>
-    public string? CheckpointDirectory { get; set; }
-
-    /// <summary>Optimizer steps between checkpoints (besides one at the end of every epoch); 0: epochs only.</summary>
-    public int CheckpointEverySteps { get; set; }
-
-    /// <summary>How many of the newest checkpoints stay in <see cref="CheckpointDirectory"/>; older ones are deleted once a new one is complete.</summary>
-    public int KeepCheckpoints { get; set; } = 3;
-
-    /// <summary>Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one.</summary>
-    public bool Resume { get; set; } = true;
-
-    /// <summary>Log a progress line every this many steps.</summary>
-    public int LogEverySteps { get; set; } = 10;
-
     /// <summary>Receives a report after every optimizer step and validation (besides ML.NET's log and progress channel).</summary>
     public IProgress<ClipTrainingProgress>? Progress { get; set; }
-
-    /// <summary>
-    /// Stops training between two steps (a checkpoint is written first when <see cref="CheckpointDirectory"/>
-    /// is set) and makes <c>Fit</c> throw <see cref="OperationCanceledException"/>. ML.NET's own host
-    /// cancellation is honoured the same way.
-    /// </summary>
-    public System.Threading.CancellationToken CancellationToken { get; set; }
-
-    /// <summary>
-    /// False (default): an unreadable row (corrupt, truncated or oversized image, unreadable caption) stops
-    /// training with an error naming the column and the row. True: such rows are left out of their batch,
-    /// counted in <see cref="ClipTrainingReport.SkippedRows"/> and logged. Scoring stages always fail on them.
-    /// </summary>
-    public bool SkipBadRows { get; set; }
 
     /// <summary>Rows per batch when the fitted transformer scores data.</summary>
     public int InferenceBatchSize { get; set; } = 64;
@@ -165,37 +121,66 @@ public sealed class ClipPretrainOptions
     /// <summary>A copy that reads the given columns (the names a Fit resolved against its input).</summary>
     internal ClipPretrainOptions WithInputColumns(string imageColumnName, string textColumnName)
     {
-        var copy = (ClipPretrainOptions)MemberwiseClone();
+        var copy = (ClipPretrainOptions)Copy();
         copy.ImageColumnName = imageColumnName;
         copy.TextColumnName = textColumnName;
         return copy;
     }
 
-    internal void Validate()
+    /// <summary>
+    /// The training run's checks (<see cref="TrainingRunOptions.Validate"/>) and the stage's: column names, model source,
+    /// validation split, shuffle pool, watched zero-shot sets and the weight-space ensemble. Runs when the estimator is
+    /// created; throws an <see cref="ArgumentException"/> naming the first setting that cannot work.
+    /// </summary>
+    public override void Validate()
     {
-        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch is needed.");
-        if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A contrastive batch needs at least 2 pairs.");
+        base.Validate();
+        ArgumentException.ThrowIfNullOrEmpty(ImageColumnName, nameof(ImageColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(TextColumnName, nameof(TextColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(ImageEmbeddingColumnName, nameof(ImageEmbeddingColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(TextEmbeddingColumnName, nameof(TextEmbeddingColumnName));
         if (ValidationFraction is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "The validation fraction must be in [0, 1).");
         if (ShufflePoolSize < 1) throw new ArgumentOutOfRangeException(nameof(ShufflePoolSize), ShufflePoolSize, "The shuffle pool needs at least one row.");
+        if (InferenceBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "The batch size must be positive.");
+        if (InferenceDType is not (ScalarType.Float32 or ScalarType.BFloat16))
+            throw new ArgumentOutOfRangeException(nameof(InferenceDType), InferenceDType, "Inference runs in Float32 or BFloat16.");
         if (InitialModel is null && Tokenizer is null)
             throw new ArgumentException("Training from scratch needs a tokenizer: set Tokenizer (ClipTokenizer.FromOpenAIMergesFile, ClipTokenizer.FromHuggingFace, ClipTextTokenizer.FromHubFolder) or start from InitialModel.", nameof(Tokenizer));
         if (InitialModel is null && Architecture is null)
             throw new ArgumentException("Training from scratch needs an architecture: set Architecture (e.g. ClipPresets.Tiny) or start from InitialModel.", nameof(Architecture));
-        Trainer.Validate();
-        if (ZeroShotEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(ZeroShotEverySteps), ZeroShotEverySteps, "Cannot be negative.");
-        bool watched = ZeroShotEvaluations is { Count: > 0 };
-        if (KeepBestByZeroShot && !watched)
+        var watched = ZeroShotEvaluations ?? [];
+        foreach (var set in watched)
+            ClipZeroShotTransformer.CheckArguments(set.ClassNames, set.Templates);
+        if (watched.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1) is { } duplicate)
+            throw new ArgumentException($"Two zero-shot evaluation sets are called '{duplicate.Key}'; names must be unique.", nameof(ZeroShotEvaluations));
+        if (KeepBestByZeroShot && watched.Count == 0)
             throw new ArgumentException("KeepBestByZeroShot needs at least one set in ZeroShotEvaluations.", nameof(KeepBestByZeroShot));
         if (WeightEnsemble is { } ensemble)
-        {
-            if (InitialModel is null)
-                throw new ArgumentException("WeightEnsemble interpolates the fine-tuned weights with InitialModel's; set InitialModel.", nameof(WeightEnsemble));
-            if (ensemble.Alphas is not { Count: > 0 } || ensemble.Alphas.Any(a => !double.IsFinite(a)))
-                throw new ArgumentException("WeightEnsemble.Alphas needs at least one finite α.", nameof(WeightEnsemble));
-            if (ensemble.Alphas.Count > 1 && ensemble.SelectBy == ClipEnsembleSelection.ZeroShot && !watched)
-                throw new ArgumentException("Choosing α by zero-shot accuracy needs at least one set in ZeroShotEvaluations.", nameof(WeightEnsemble));
-            if (ensemble.Alphas.Count > 1 && ensemble.SelectBy == ClipEnsembleSelection.ValidationRetrieval && ValidationData is null && ValidationFraction == 0)
-                throw new ArgumentException("Choosing α by validation retrieval needs ValidationData or a ValidationFraction above 0.", nameof(WeightEnsemble));
-        }
+            ValidateWeightEnsemble(ensemble, watched.Count > 0);
+    }
+
+    private void ValidateWeightEnsemble(ClipWeightEnsembleOptions ensemble, bool watched)
+    {
+        if (InitialModel is not { } initial)
+            throw new ArgumentException("WeightEnsemble interpolates the fine-tuned weights with InitialModel's; set InitialModel.", nameof(WeightEnsemble));
+        if (ensemble.Alphas is not { Count: > 0 } || ensemble.Alphas.Any(a => !double.IsFinite(a)))
+            throw new ArgumentException("WeightEnsemble.Alphas needs at least one finite α.", nameof(WeightEnsemble));
+        if (ensemble.Alphas.Count > 1 && ensemble.SelectBy == ClipEnsembleSelection.ZeroShot && !watched)
+            throw new ArgumentException("Choosing α by zero-shot accuracy needs at least one set in ZeroShotEvaluations.", nameof(WeightEnsemble));
+        if (ensemble.Alphas.Count > 1 && ensemble.SelectBy == ClipEnsembleSelection.ValidationRetrieval && ValidationData is null && ValidationFraction == 0)
+            throw new ArgumentException("Choosing α by validation retrieval needs ValidationData or a ValidationFraction above 0.", nameof(WeightEnsemble));
+        // ClipModelBundle.Interpolate refuses models that score differently; say so before training rather than after.
+        string trained = (Objective ?? new ContrastiveObjective()).Scoring(initial.Model).Name;
+        if (trained != initial.Scoring.Name)
+            throw new ArgumentException($"WeightEnsemble interpolates models that score alike, but InitialModel scores '{initial.Scoring.Name}' and the " +
+                                        $"objective teaches '{trained}'.", nameof(WeightEnsemble));
+    }
+
+    /// <summary>A copy of these settings, with its own list of watched sets.</summary>
+    internal override TrainingRunOptions Copy()
+    {
+        var copy = (ClipPretrainOptions)base.Copy();
+        copy.ZeroShotEvaluations = ZeroShotEvaluations is null ? [] : [.. ZeroShotEvaluations];
+        return copy;
     }
 }

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Evaluation;
+using Microsoft.ML.Clip.Transforms;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
@@ -43,8 +45,8 @@ public static class RetrievalCatalog
         if (chunkSize < 1)
             throw host.ExceptParam(nameof(chunkSize), $"The chunk size must be at least 1; got {chunkSize}.");
 
-        var imageColumn = CheckColumn(host, data.Schema, imageEmbeddingColumnName, "image embedding", out int imageWidth);
-        var textColumn = CheckColumn(host, data.Schema, textEmbeddingColumnName, "text embedding", out int textWidth);
+        var (imageColumn, imageWidth) = FloatVectorColumn.Find(host, data.Schema, imageEmbeddingColumnName, "image embedding");
+        var (textColumn, textWidth) = FloatVectorColumn.Find(host, data.Schema, textEmbeddingColumnName, "text embedding");
         if (similarity is null && imageWidth != textWidth)
             throw host.ExceptSchemaMismatch(nameof(data), "text embedding", textEmbeddingColumnName,
                 $"Vector<Single, {imageWidth}> (the width of image embedding column '{imageEmbeddingColumnName}')",
@@ -81,21 +83,10 @@ public static class RetrievalCatalog
         host.CheckValue(model, nameof(model));
         if (batchSize < 1 || chunkSize < 1)
             throw host.ExceptParam(batchSize < 1 ? nameof(batchSize) : nameof(chunkSize), "The batch and chunk sizes must be at least 1.");
-        var (images, texts) = Transforms.PairEncoder.Encode(model, data, imageColumnName, textColumnName, batchSize);
+        var (images, texts) = PairEncoder.Encode(model, data, imageColumnName, textColumnName, batchSize);
         using (images)
         using (texts)
             return model.Scoring.EvaluateRetrieval(images, texts, chunkSize);
-    }
-
-    private static DataViewSchema.Column CheckColumn(IHost host, DataViewSchema schema, string name, string role, out int width)
-    {
-        var column = schema.GetColumnOrNull(name);
-        if (column is null)
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name);
-        if (column.Value.Type is not VectorDataViewType { IsKnownSize: true } vector || vector.ItemType != NumberDataViewType.Single)
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name, "known-size vector of Single (Vector<Single, n>)", column.Value.Type.ToString());
-        width = vector.Size;
-        return column.Value;
     }
 
     /// <summary>Streams both columns into blocks of <see cref="BlockRows"/> rows (dense, row-major).</summary>

@@ -7,12 +7,32 @@ using SkiaSharp;
 namespace Microsoft.ML.Clip.Imaging;
 
 /// <summary>
-/// Decodes one encoded image (PNG, JPEG, WebP, GIF, BMP, ICO) with SkiaSharp and preprocesses it. Source shared by the
-/// library's image columns and the embedding generators (linked into each assembly, internal there), so every
-/// route decodes the same way.
+/// Encoded image files (bytes as stored) into preprocessed pixels, through SkiaSharp's codecs: the one place that says
+/// which formats are read, checks the pixel limit before decoding and reports truncated or corrupt data. Source shared
+/// by the library's image columns and datasets and the embedding generators (linked into each assembly, internal there),
+/// so every route decodes the same way.
 /// </summary>
 internal static class EncodedImageDecoder
 {
+    /// <summary>The formats SkiaSharp's codecs decode (as messages name them).</summary>
+    public const string SupportedFormats = "JPEG, PNG, WebP, GIF, BMP or ICO";
+
+    /// <summary>Null when the bytes start like a file of one of the <see cref="SupportedFormats"/>; otherwise why not. Reads only the first bytes.</summary>
+    public static string? CheckSignature(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length == 0)
+            return "the image is empty (0 bytes)";
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF])
+            || bytes.StartsWith((ReadOnlySpan<byte>)[0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A])
+            || bytes.StartsWith("GIF8"u8)
+            || bytes.StartsWith("BM"u8)
+            || bytes.StartsWith((ReadOnlySpan<byte>)[0, 0, 1, 0])
+            || (bytes.Length >= 12 && bytes.StartsWith("RIFF"u8) && bytes.Slice(8, 4).SequenceEqual("WEBP"u8)))
+            return null;
+        int shown = Math.Min(bytes.Length, 8);
+        return $"the bytes are not a {SupportedFormats} image (length {bytes.Length}, starting {Convert.ToHexString(bytes[..shown])})";
+    }
+
     /// <summary>
     /// Decodes <paramref name="bytes"/> and preprocesses the image into <paramref name="destination"/>. The dimensions
     /// are read from the header first and images above the pixel limit are refused before anything is decoded (a few
@@ -25,13 +45,11 @@ internal static class EncodedImageDecoder
     {
         using var data = SKData.CreateCopy(bytes);
         using var codec = SKCodec.Create(data)
-            ?? throw new InvalidDataException($"the {bytes.Length} bytes are not an image in a supported format (PNG, JPEG, WebP, GIF, BMP, ICO)");
+            ?? throw new InvalidDataException($"the {bytes.Length} bytes are not an image in a supported format ({SupportedFormats})");
         var (width, height) = (codec.Info.Width, codec.Info.Height);
-        long limit = preprocessor.Options.MaxPixels;
         if (width <= 0 || height <= 0)
             throw new InvalidDataException($"the image declares an empty size {width}×{height}");
-        if ((long)width * height > limit)
-            throw new ImageTooLargeException($"the image is {width}×{height} = {(long)width * height:N0} pixels, above the limit of {limit:N0} (ImagePreprocessingOptions.MaxPixels); it was not decoded.", width, height, limit);
+        preprocessor.CheckPixelCount(width, height, decoded: false);
 
         // Premultiplied RGBA: the same pixels MLImage hands over (and what PIL's RGBA resize works on).
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul);

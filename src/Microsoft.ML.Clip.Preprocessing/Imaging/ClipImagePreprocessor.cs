@@ -209,13 +209,17 @@ public sealed unsafe class ClipImagePreprocessor
                 plan.SourceWidth, plan.SourceHeight, MaxWorkingBytes);
     }
 
-    internal void CheckPixelCount(int width, int height, int? index = null)
+    /// <summary>
+    /// Refuses an image above <see cref="ImagePreprocessingOptions.MaxPixels"/>: image <paramref name="index"/> of a batch
+    /// (null: a single image), read from its header only (<paramref name="decoded"/> false) or already decoded.
+    /// </summary>
+    internal void CheckPixelCount(int width, int height, int? index = null, bool decoded = true)
     {
         long count = (long)width * height;
         if (count > Options.MaxPixels)
             throw new ImageTooLargeException(
                 $"{(index is null ? "The image" : $"Image {index} of the batch")} is {width}x{height} = {count:N0} pixels, " +
-                $"above the limit of {Options.MaxPixels:N0} pixels (ImagePreprocessingOptions.MaxPixels).",
+                $"above the limit of {Options.MaxPixels:N0} pixels (ImagePreprocessingOptions.MaxPixels){(decoded ? "" : "; it was not decoded")}.",
                 width, height, Options.MaxPixels);
     }
 

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>
 /// SplitMix64: a tiny generator whose output is fixed by its definition. <see cref="System.Random"/> is not

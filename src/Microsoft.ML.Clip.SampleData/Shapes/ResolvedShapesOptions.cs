@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>
 /// <see cref="ShapesDatasetOptions"/> checked once and frozen: defaults filled in, lists copied (so later edits

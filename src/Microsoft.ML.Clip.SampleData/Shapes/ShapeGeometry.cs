@@ -1,6 +1,6 @@
 using System;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>
 /// The shapes as scanline spans in unit coordinates: centred on the origin, y pointing down, each

@@ -1,6 +1,6 @@
 using System;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>
 /// Renders a <see cref="ShapeScene"/> into RGBA pixels in managed code. Anti-aliasing takes 8 scanlines per

@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>One shape placed in pixel space: what the rasterizer needs.</summary>
 /// <param name="Shape">The shape.</param>

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>
 /// Draws the scene of example <c>index</c> from its own generators, so any example can be made alone, in any

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>
 /// A data view over shapes rows that makes each row when a cursor reaches it and renders pixels only for

@@ -6,7 +6,7 @@ using System.Text;
 using System.Threading.Tasks;
 using Microsoft.ML.Clip.IO;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>Writes examples as PNG files under <c>images/</c> plus a <c>manifest.csv</c> describing them.</summary>
 internal static class ShapesFolderWriter

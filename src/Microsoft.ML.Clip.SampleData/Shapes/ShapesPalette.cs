@@ -1,6 +1,6 @@
 using System;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>Base RGB of each <see cref="ShapeColour"/> and the per-image jitter around it.</summary>
 internal static class ShapesPalette

@@ -3,7 +3,7 @@ using System.IO;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>One row of a shapes data view: labels at once, pixels only when a getter asks for them.</summary>
 internal abstract class ShapesRow

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>Cursor of <see cref="ShapesDataView"/>: sequential, or in a random permutation when given a generator.</summary>
 internal sealed class ShapesRowCursor : DataViewRowCursor

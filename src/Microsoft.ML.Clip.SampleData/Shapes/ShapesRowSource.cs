@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace Microsoft.ML.Clip.SampleData;
+namespace Microsoft.ML.Clip.SampleData.Shapes;
 
 /// <summary>Where a shapes data view's rows come from: by index when the count is known, otherwise in sequence.</summary>
 internal abstract class ShapesRowSource

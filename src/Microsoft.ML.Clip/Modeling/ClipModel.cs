@@ -66,6 +66,9 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     /// <summary>The image tower (<c>visual</c>).</summary>
     public nn.Module<Tensor, Tensor> Visual => visual;
 
+    /// <summary>The prefix of the image tower's names in the model's state dict (<c>visual.</c>, as open_clip's).</summary>
+    internal const string ImageTowerPrefix = nameof(visual) + ".";
+
     /// <summary>The text transformer blocks (<c>transformer</c>).</summary>
     internal Transformer TextTransformer => transformer;
 

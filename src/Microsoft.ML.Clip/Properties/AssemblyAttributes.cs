@@ -7,7 +7,10 @@
 // code compiled against this assembly's copy still finds it.
 [assembly: System.Runtime.CompilerServices.TypeForwardedTo(typeof(Microsoft.ML.Clip.ClipInputException))]
 
+// The runtime looks the attribute up by this full name, so its namespace cannot follow the folder.
+#pragma warning disable IDE0130
 namespace System.Runtime.CompilerServices
+#pragma warning restore IDE0130
 {
     /// <summary>
     /// Recognized by the CoreCLR loader (not defined by the framework): the declaring assembly may access

@@ -38,7 +38,7 @@ internal static class ClipTowers
     public static ClipTower TowerOf(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (name.StartsWith("visual.", StringComparison.Ordinal)) return ClipTower.Image;
+        if (name.StartsWith(ClipModel.ImageTowerPrefix, StringComparison.Ordinal)) return ClipTower.Image;
         if (name.StartsWith("logit_", StringComparison.Ordinal) || name.StartsWith("objective.", StringComparison.Ordinal)) return ClipTower.Shared;
         return ClipTower.Text;
     }
@@ -59,7 +59,7 @@ internal static class ClipTowers
     {
         var tower = TowerOf(name);
         if (tower == ClipTower.Shared) throw new ArgumentException($"'{name}' belongs to no tower.", nameof(name));
-        string local = tower == ClipTower.Image ? name["visual.".Length..] : name;
+        string local = tower == ClipTower.Image ? name[ClipModel.ImageTowerPrefix.Length..] : name;
         const string blocks = "transformer.resblocks.";
         if (local.StartsWith(blocks, StringComparison.Ordinal))
             return (TowerSection.Block, int.Parse(local[blocks.Length..].Split('.')[0], CultureInfo.InvariantCulture));

@@ -7,6 +7,8 @@ using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Distributed;
 using Microsoft.ML.Clip.Training.Locking;
 using Microsoft.ML.Clip.Training.Objectives;
+using Microsoft.ML.Clip.Training.Precision;
+using Microsoft.ML.Clip.Training.Steps;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -29,19 +31,21 @@ public sealed class NonFiniteTrainingException(string message) : ArithmeticExcep
 /// cosine schedule, gradient clipping, temperature clamping, gradient accumulation that keeps whole-batch
 /// negatives, and fp32 or bf16-mixed arithmetic. The objective decides the encoding and the loss.
 /// </summary>
+/// <remarks>
+/// A step is composed of three parts: the precision (<see cref="StepPrecision"/>: the model the passes run on and the
+/// gradients the optimizer reads), the step strategy (<see cref="IStepStrategy"/>: this process alone, or data-parallel,
+/// both micro-batching through <see cref="MicroBatches"/>), and what this class does around them: skipping non-finite
+/// steps, clipping, the optimizer update and the temperature clamp.
+/// </remarks>
 public sealed class ClipTrainer : IDisposable
 {
     private readonly ClipModel _master;
-    private readonly ClipModel? _working;  // bf16 copy for mixed precision, else null
     private readonly ClipObjective _objective;
     private readonly ClipTrainerOptions _options;
     private readonly AdamW _optimizer;
-    private readonly List<(string Name, Parameter Master, Parameter Working)> _pairs;
-    // Buffers (BatchNorm running statistics) of the master and the bf16 copy: the copy's forward passes update them,
-    // the master is what is saved and checkpointed.
-    private readonly List<(Tensor Master, Tensor Working)> _buffers = [];
+    private readonly StepPrecision _precision;
+    private readonly IStepStrategy _strategy;
     private readonly ProcessGroup? _group;
-    private readonly DataParallelStep? _parallel;
     private readonly List<Parameter> _lockedHere;   // what the options' tower locks locked, released on Dispose
     private readonly FrozenParts _frozen;
     private readonly LockedTowerFeatures? _lockedFeatures;
@@ -79,26 +83,18 @@ public sealed class ClipTrainer : IDisposable
         var groups = ParameterGroups.WithWeightDecay(named, options.WeightDecay);
         _optimizer = objective.CreateOptimizer(groups, options) ?? new AdamW(groups, options.Beta1, options.Beta2, options.Epsilon);
 
-        if (options.Precision == TrainingPrecision.BFloat16Mixed)
-        {
-            _working = new ClipModel(model.Config, model.Device, ScalarType.BFloat16);
-            _pairs = model.named_parameters().Zip(_working.named_parameters(), (m, w) => (m.name, m.parameter, w.parameter)).ToList();
-            foreach (var (_, master, working) in _pairs) working.requires_grad = master.requires_grad;
-            CopyMasterToWorking(includeLocked: true);
-            _buffers = model.named_buffers().Zip(_working.named_buffers(), (m, w) => (m.buffer, w.buffer)).ToList();
-            CopyBuffers(toMaster: false);
-        }
-        else
-        {
-            _pairs = [];
-        }
-        (_working ?? _master).CheckpointActivations(
+        _precision = StepPrecision.Create(options.Precision, model, _optimizer.Parameters);
+        _precision.Working.CheckpointActivations(
             options.ActivationCheckpointing.HasFlag(CheckpointedTowers.Image), options.ActivationCheckpointing.HasFlag(CheckpointedTowers.Text));
         _lockedFeatures = _frozen.Any ? LockedTowerFeatures.Create(model, _frozen, options.CacheLockedTowerFeatures) : null;
         if (processGroup is { Size: > 1 })
         {
             _group = processGroup;
-            _parallel = new DataParallelStep(processGroup, objective, GradientSources());
+            _strategy = new DataParallelStep(processGroup, objective, _precision.GradientSources, options.MicroBatchSize);
+        }
+        else
+        {
+            _strategy = new LocalStep(objective, _precision, options.MicroBatchSize);
         }
     }
 
@@ -106,7 +102,7 @@ public sealed class ClipTrainer : IDisposable
     public ProcessGroup? ProcessGroup => _group;
 
     /// <summary>Time this process has spent waiting for other processes' data in <see cref="Step(TrainingBatch)"/> (data-parallel training).</summary>
-    public TimeSpan CommunicationWait => _parallel?.CommunicationWait ?? TimeSpan.Zero;
+    public TimeSpan CommunicationWait => _strategy.CommunicationWait;
 
     /// <summary>The learning-rate schedule of the run.</summary>
     public LearningRateSchedule Schedule { get; }
@@ -147,24 +143,8 @@ public sealed class ClipTrainer : IDisposable
         // scope, which keeps it reachable until the step ends: see ScalarSafe for why that matters.
         using (var scope = NewDisposeScope())
         {
-            ZeroGradients();
-            Dictionary<string, Tensor> gradients;
-            double loss, norm;
-            if (_parallel is null)
-            {
-                var lossTensor = ForwardBackward(model, batch);
-                gradients = CollectGradients();
-                // The one read of the step before the update: the loss and the gradient norm decide between skipping,
-                // clipping and stepping, so they are needed on the host; both travel in one copy.
-                var figures = HostTransfer.Read(lossTensor, SquaredNorm(gradients.Values));
-                (loss, norm) = (figures[0], Math.Sqrt(figures[1]));
-            }
-            else
-            {
-                agreement ??= JobHealth.Agree(_group!, batch.Count, null, cancelled: false);
-                (loss, gradients) = _parallel.Run(model, batch, agreement, _options.MicroBatchSize);
-                norm = Math.Sqrt(HostTransfer.Read(SquaredNorm(gradients.Values))[0]);
-            }
+            _precision.ZeroGradients();
+            var (loss, norm, gradients) = _strategy.Run(model, batch, agreement);
             double lr = Schedule.At(_optimizer.StepCount);
             if (!double.IsFinite(loss) || !double.IsFinite(norm))
             {
@@ -182,11 +162,7 @@ public sealed class ClipTrainer : IDisposable
             _optimizer.Step(lr, gradients);
             using (no_grad())
                 ScalarSafe.ClampInPlace(_master.LogitScale, 0, _options.MaxLogitScale);
-            if (_working is not null)
-            {
-                CopyBuffers(toMaster: true);
-                CopyMasterToWorking(includeLocked: false);
-            }
+            _precision.AfterUpdate();
             _objective.AfterStep(model, null);
             // The second and last read: the temperature after the update, for the log.
             return new TrainingStepResult(_optimizer.StepCount, loss, norm, lr, Temperature(), Skipped: false);
@@ -200,11 +176,11 @@ public sealed class ClipTrainer : IDisposable
         try
         {
             using var scope = NewDisposeScope();
-            ZeroGradients();
-            double loss = HostTransfer.Read(ForwardBackward(model, batch))[0];
-            var gradients = CollectGradients().ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
-            ZeroGradients();
-            return (loss, gradients);
+            _precision.ZeroGradients();
+            var result = _strategy.Run(model, batch, null);
+            var gradients = result.Gradients.ToDictionary(p => p.Key, p => p.Value.to(ScalarType.Float32).clone().DetachFromDisposeScope());
+            _precision.ZeroGradients();
+            return (result.Loss, gradients);
         }
         finally { EndStep(batch); }
     }
@@ -215,7 +191,7 @@ public sealed class ClipTrainer : IDisposable
     /// </summary>
     private ClipModel PrepareStep(TrainingBatch batch)
     {
-        var model = _working ?? _master;
+        var model = _precision.Working;
         model.train();
         _frozen.SetEvalModes(model);
         _lockedFeatures?.ForgetStep();
@@ -231,105 +207,10 @@ public sealed class ClipTrainer : IDisposable
     }
 
     /// <summary>
-    /// Forward and backward over the batch, in micro-batches when configured; returns the batch loss (detached, on the
-    /// model's device, in the caller's dispose scope: nothing is read back here).
-    /// </summary>
-    private Tensor ForwardBackward(ClipModel model, TrainingBatch batch)
-    {
-        int micro = _options.MicroBatchSize ?? batch.Count;
-        if (micro >= batch.Count)
-        {
-            using var features = _objective.Encode(model, batch);
-            var loss = _objective.Loss(model, features, trainModelLevelParameters: true);
-            loss.backward();
-            return loss.detach();
-        }
-
-        // Gradient accumulation with whole-batch negatives (as open_clip's accum_freq): first encode every
-        // micro-batch without gradients, then, for each micro-batch, recompute its features with gradients,
-        // splice them among the cached ones and back-propagate the full-batch loss. Summed over micro-batches
-        // this is exactly the gradient of the full-batch loss. Model-level parameters (temperature) take part
-        // with gradients in the first pass only, so they are not counted once per micro-batch.
-        var slices = batch.MicroBatches(micro);
-        var cached = new List<ObjectiveFeatures>();
-        using (no_grad())
-            foreach (var (start, length) in slices)
-                cached.Add(_objective.Encode(model, batch.Slice(start, length)));
-
-        Tensor? first = null;
-        for (int j = 0; j < slices.Count; j++)
-        {
-            using var scope = NewDisposeScope();
-            var fresh = _objective.Encode(model, batch.Slice(slices[j].Start, slices[j].Length));
-            var parts = cached.Select((c, i) => i == j ? fresh : c).ToList();
-            var all = ObjectiveFeatures.Concat(parts);
-            var loss = _objective.Loss(model, all, trainModelLevelParameters: j == 0);
-            loss.backward();
-            if (j == 0) first = loss.detach().MoveToOuterDisposeScope();
-        }
-        foreach (var c in cached) c.Dispose();
-        return first!;
-    }
-
-    /// <summary>
-    /// The parameters whose gradients the optimizer reads, by optimizer name: the model's own (the bf16 working copy's
-    /// in mixed precision) and the objective's.
-    /// </summary>
-    private List<(string Name, Parameter Parameter)> GradientSources()
-    {
-        if (_working is null)
-            return _optimizer.Parameters.Select(p => (p.Name, p.Parameter)).ToList();
-        return _pairs.Where(p => p.Master.requires_grad).Select(p => (p.Name, p.Working))
-            .Concat(_optimizer.Parameters.Where(p => p.Name.StartsWith("objective.", StringComparison.Ordinal)).Select(p => (p.Name, p.Parameter)))
-            .ToList();
-    }
-
-    private Dictionary<string, Tensor> CollectGradients()
-    {
-        var result = new Dictionary<string, Tensor>();
-        foreach (var (name, parameter) in GradientSources())
-            if (parameter.grad is Tensor g) result[name] = g.dtype == ScalarType.Float32 ? g : g.to(ScalarType.Float32);
-        return result;
-    }
-
-    /// <summary>
     /// Call after the master weights were changed outside the trainer (a checkpoint restored, weights received from
     /// another process): refreshes the bf16 working copy of mixed-precision training.
     /// </summary>
-    public void MasterWeightsChanged()
-    {
-        if (_working is not null) CopyMasterToWorking(includeLocked: true);
-    }
-
-    /// <summary>The sum of squares of all gradients (fp32, 0-dim, on their device; the caller's scope owns it).</summary>
-    private Tensor SquaredNorm(IEnumerable<Tensor> gradients)
-    {
-        var squares = gradients.Select(g => { var g32 = g.to(ScalarType.Float32); return g32.mul(g32).sum(); }).ToArray(); // no square()/pow(): see ScalarSafe
-        return squares.Length == 0 ? zeros([], ScalarType.Float32, _master.Device) : stack(squares).sum();
-    }
-
-    private void ZeroGradients()
-    {
-        foreach (var p in _optimizer.Parameters) p.Parameter.grad?.zero_();
-        if (_working is not null)
-            foreach (var (_, _, working) in _pairs) working.grad?.zero_();
-    }
-
-    /// <summary>Refreshes the bf16 working copy; locked parameters only when asked (they do not change between steps).</summary>
-    private void CopyMasterToWorking(bool includeLocked)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        foreach (var (_, master, working) in _pairs)
-            if (includeLocked || master.requires_grad) working.copy_(master);
-    }
-
-    private void CopyBuffers(bool toMaster)
-    {
-        using var noGrad = no_grad();
-        foreach (var (master, working) in _buffers)
-            (toMaster ? master : working).copy_(toMaster ? working : master);
-    }
+    public void MasterWeightsChanged() => _precision.MasterWeightsChanged();
 
     private double Temperature()
     {
@@ -341,8 +222,8 @@ public sealed class ClipTrainer : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        _parallel?.Dispose();
-        _working?.Dispose();
+        _strategy.Dispose();
+        _precision.Dispose();
         _lockedFeatures?.Dispose();
         foreach (var p in _lockedHere) p.requires_grad = true;
         _lockedHere.Clear();

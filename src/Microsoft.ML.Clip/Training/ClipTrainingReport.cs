@@ -2,8 +2,11 @@ using System.Collections.Generic;
 
 namespace Microsoft.ML.Clip.Training;
 
-/// <summary>The figures of a training run (<c>ClipPretrain</c>, or a <see cref="Training.TrainingRun"/> of your own).</summary>
-public sealed class ClipTrainingReport
+/// <summary>
+/// The figures of a training run, as <see cref="TrainingRun"/> records them (<c>ClipPretrain</c>'s report,
+/// <c>ClipPretrainReport</c>, adds what the pipeline stage does after the run).
+/// </summary>
+public class ClipTrainingReport
 {
     /// <summary>(optimizer step, batch loss) for every step.</summary>
     public List<(long Step, double Loss)> Losses { get; } = [];
@@ -22,16 +25,6 @@ public sealed class ClipTrainingReport
     /// and that accuracy (the returned model has those weights); null otherwise.
     /// </summary>
     public (long Step, double MeanAccuracy)? BestZeroShot { get; internal set; }
-
-    /// <summary>
-    /// With <c>ClipPretrainOptions.WeightEnsemble</c>: each α tried for <c>(1 − α)·initial + α·fine-tuned</c> and its
-    /// selection score (mean watched zero-shot accuracy or mean validation Recall@1; NaN when only one α was given and
-    /// nothing had to be chosen); empty otherwise.
-    /// </summary>
-    public List<(double Alpha, double Score)> WeightEnsemble { get; } = [];
-
-    /// <summary>The α of the returned weight-space ensemble, or null when no ensemble was asked for.</summary>
-    public double? ChosenAlpha { get; internal set; }
 
     /// <summary>Optimizer steps taken in total (including those of a resumed checkpoint).</summary>
     public long Steps { get; internal set; }

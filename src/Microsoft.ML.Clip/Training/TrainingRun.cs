@@ -25,7 +25,7 @@ public sealed class TrainingRun
     private readonly ProcessGroup? _group;
     private readonly TrainingRunHooks _hooks;
     private readonly Stopwatch _clock = new();
-    private readonly ClipTrainingReport _report;
+    private ClipTrainingReport _report = null!; // set by Run
     private ClipTrainer? _trainer;
     private TrainingCheckpoints? _checkpoints;
     private BestWeights? _best;
@@ -34,7 +34,7 @@ public sealed class TrainingRun
     /// <summary>Prepares a run; nothing is read or trained until <see cref="Run"/>.</summary>
     /// <param name="model">The float32 model to train (in place).</param>
     /// <param name="objective">What is minimised.</param>
-    /// <param name="options">Length, batches, checkpoints.</param>
+    /// <param name="options">Length, batches, checkpoints (copied and validated here).</param>
     /// <param name="processGroup">The processes training together (data-parallel), or null for this one alone.</param>
     /// <param name="hooks">Logging, progress, validation and cancellation; null: none.</param>
     public TrainingRun(ClipModel model, ClipObjective objective, TrainingRunOptions options, ProcessGroup? processGroup = null, TrainingRunHooks? hooks = null)
@@ -42,14 +42,13 @@ public sealed class TrainingRun
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(objective);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        _options = options.Copy(); // later changes to the caller's object do not reach a run in progress
+        _options.Validate();
         _model = model;
         _objective = objective;
-        _options = options;
         _group = processGroup;
         _hooks = hooks ?? new TrainingRunHooks();
-        LocalBatchSize = LocalShare(options.BatchSize, ProcessCount);
-        _report = new ClipTrainingReport { Processes = ProcessCount, IsMainProcess = IsMain };
+        LocalBatchSize = LocalShare(_options.BatchSize, ProcessCount);
     }
 
     /// <summary>Whether this process logs, validates and writes checkpoints (rank 0, or the only process).</summary>
@@ -75,10 +74,16 @@ public sealed class TrainingRun
     /// <see cref="OperationCanceledException"/> (after writing a checkpoint) when cancelled, and in a data-parallel
     /// job stops every process at the same step when one fails.
     /// </summary>
-    public ClipTrainingReport Run(ITrainingBatchSource source)
+    public ClipTrainingReport Run(ITrainingBatchSource source) => Run(source, new ClipTrainingReport());
+
+    /// <summary><see cref="Run(ITrainingBatchSource)"/>, recording into <paramref name="report"/> (a host's report that extends the run's).</summary>
+    internal T Run<T>(ITrainingBatchSource source, T report) where T : ClipTrainingReport
     {
         ArgumentNullException.ThrowIfNull(source);
         if (_trainer is not null) throw new InvalidOperationException("A TrainingRun is used once; create another.");
+        _report = report;
+        _report.Processes = ProcessCount;
+        _report.IsMainProcess = IsMain;
         _clock.Start();
         long rows = source.RowCount;
         _batchesPerEpoch = rows / _options.BatchSize;
@@ -116,7 +121,7 @@ public sealed class TrainingRun
         if (_report.SkippedRows > 0)
             _hooks.Warning?.Invoke($"{_options.Name} skipped {_report.SkippedRows:N0} bad rows (SkipBadRows).");
         _report.Seconds = _clock.Elapsed.TotalSeconds;
-        return _report;
+        return report;
     }
 
     /// <summary>
@@ -165,7 +170,7 @@ public sealed class TrainingRun
             {
                 if (batch is null) break;
                 if (batch.Count < 2) continue; // a batch whose rows were all dropped as bad
-                if (batch.Count < LocalBatchSize && !_options.TrainShortBatches) break; // the incomplete last batch (drop_last)
+                if (batch.Count < LocalBatchSize && !_options.SkipBadRows) break; // the incomplete last batch (drop_last)
             }
             else if (batch is null && readFailure is null)
             {

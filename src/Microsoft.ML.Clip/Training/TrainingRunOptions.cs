@@ -5,63 +5,97 @@ using Microsoft.ML.Clip.Evaluation;
 
 namespace Microsoft.ML.Clip.Training;
 
-/// <summary>The settings of a <see cref="TrainingRun"/>: its length, batches, checkpoints and logging.</summary>
-public sealed class TrainingRunOptions
+/// <summary>
+/// The settings of one training run: its length, batches, optimizer, checkpoints, logging and what it watches. A
+/// <see cref="TrainingRun"/> takes them as they are; <c>mlContext.Transforms.ClipPretrain</c> takes them as part of
+/// <c>ClipPretrainOptions</c>, which adds its data, model and scoring settings. <see cref="Validate"/> checks them once,
+/// when the run or the estimator is created.
+/// </summary>
+public class TrainingRunOptions
 {
     /// <summary>What the log lines and errors call the run (<c>ClipPretrain</c> for the pipeline stage).</summary>
-    public string Name { get; init; } = "Training";
+    public string Name { get; set; } = "Training";
 
-    /// <summary>Passes over the source.</summary>
-    public int Epochs { get; init; } = 1;
+    /// <summary>Passes over the training data.</summary>
+    public int Epochs { get; set; } = 10;
 
-    /// <summary>Pairs per optimizer step over all processes; each of N processes reads <c>BatchSize / N</c>.</summary>
-    public int BatchSize { get; init; } = 64;
+    /// <summary>
+    /// Image–caption pairs per optimizer step (the contrastive batch: every pair is a negative for the others). In
+    /// data-parallel training this is the global batch: each of N processes reads <c>BatchSize / N</c> of its pairs,
+    /// so the same settings train the same model on any number of processes.
+    /// </summary>
+    public int BatchSize { get; set; } = 64;
 
-    /// <summary>Optimizer, schedule, precision and accumulation.</summary>
-    public ClipTrainerOptions Trainer { get; init; } = new();
+    /// <summary>Optimizer, schedule, accumulation and precision settings.</summary>
+    public ClipTrainerOptions Trainer { get; set; } = new();
 
-    /// <summary>Folder of checkpoints (written by the main process only); null: none.</summary>
-    public string? CheckpointDirectory { get; init; }
+    /// <summary>
+    /// Folder for checkpoints (written by the main process only); null: none. A run finding checkpoints there resumes
+    /// from the newest (see <see cref="Resume"/>).
+    /// </summary>
+    public string? CheckpointDirectory { get; set; }
 
-    /// <summary>Also checkpoint every this many steps within an epoch (0: only at epoch ends).</summary>
-    public int CheckpointEverySteps { get; init; }
+    /// <summary>Optimizer steps between checkpoints (besides one at the end of every epoch); 0: epochs only.</summary>
+    public int CheckpointEverySteps { get; set; }
 
-    /// <summary>Checkpoints kept in the folder.</summary>
-    public int KeepCheckpoints { get; init; } = 3;
+    /// <summary>How many of the newest checkpoints stay in <see cref="CheckpointDirectory"/>; older ones are deleted once a new one is complete.</summary>
+    public int KeepCheckpoints { get; set; } = 3;
 
     /// <summary>Continue from the newest checkpoint in <see cref="CheckpointDirectory"/> when there is one.</summary>
-    public bool Resume { get; init; } = true;
+    public bool Resume { get; set; } = true;
 
-    /// <summary>A loss line every this many steps (and at each epoch's end).</summary>
-    public int LogEverySteps { get; init; } = 10;
-
-    /// <summary>
-    /// Whether a batch shortened by dropped bad rows is trained on. Otherwise (and alone) a short batch ends the epoch
-    /// as open_clip's <c>drop_last</c> does: fewer negatives would change the loss.
-    /// </summary>
-    public bool TrainShortBatches { get; init; }
-
-    /// <summary>Also evaluate zero-shot accuracy (<see cref="TrainingRunHooks.EvaluateZeroShot"/>) every this many steps (0: at epoch ends only).</summary>
-    public int ZeroShotEverySteps { get; init; }
+    /// <summary>Log a progress line every this many steps (and at each epoch's end).</summary>
+    public int LogEverySteps { get; set; } = 10;
 
     /// <summary>
-    /// Keep the weights of the best mean zero-shot accuracy (in memory, and as <c>best-zero-shot.safetensors</c> in the
-    /// checkpoint folder) and end the run with them, on every process.
+    /// False (default): an unreadable row (corrupt, truncated or oversized image, unreadable caption) stops training
+    /// with an error naming the column and the row, and a short batch can only be an epoch's incomplete last one,
+    /// which is dropped as open_clip's <c>drop_last</c> does (fewer negatives would change the loss). True: such rows
+    /// are left out of their batch (by the batch source: <c>ClipPretrain</c>'s does), counted in
+    /// <see cref="ClipTrainingReport.SkippedRows"/> and logged, and a batch they shortened is trained on. Scoring stages
+    /// always fail on them.
     /// </summary>
-    public bool KeepBestByZeroShot { get; init; }
+    public bool SkipBadRows { get; set; }
 
-    /// <summary>Stops the run at the next step (after a checkpoint) with <see cref="OperationCanceledException"/>.</summary>
-    public CancellationToken CancellationToken { get; init; }
+    /// <summary>
+    /// Also measure zero-shot accuracy (<c>ClipPretrainOptions.ZeroShotEvaluations</c>, or the
+    /// <see cref="TrainingRunHooks.EvaluateZeroShot"/> hook of a <see cref="TrainingRun"/>) every this many optimizer
+    /// steps (0: after every epoch only).
+    /// </summary>
+    public int ZeroShotEverySteps { get; set; }
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first setting out of range (epochs, batch size, checkpoint counts...).</summary>
-    public void Validate()
+    /// <summary>
+    /// Return the weights of the evaluation with the best mean zero-shot accuracy rather than the last ones (also
+    /// written to <c>best-zero-shot.safetensors</c> in <see cref="CheckpointDirectory"/>, where a resumed run finds
+    /// them), on every process; the step is in <see cref="ClipTrainingReport.BestZeroShot"/>.
+    /// </summary>
+    public bool KeepBestByZeroShot { get; set; }
+
+    /// <summary>
+    /// Stops training between two steps (a checkpoint is written first when <see cref="CheckpointDirectory"/> is set)
+    /// with <see cref="OperationCanceledException"/>. ML.NET's own host cancellation is honoured the same way.
+    /// </summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>
+    /// Throws an <see cref="ArgumentException"/> (<see cref="ArgumentOutOfRangeException"/> for a value out of range)
+    /// naming the first setting that cannot work. Runs once, when a <see cref="TrainingRun"/> or a <c>ClipPretrain</c>
+    /// estimator is created.
+    /// </summary>
+    public virtual void Validate()
     {
-        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch.");
-        if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "Contrastive training needs at least 2 pairs per batch.");
+        ArgumentException.ThrowIfNullOrEmpty(Name, nameof(Name));
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch is needed.");
+        if (BatchSize < 2) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A contrastive batch needs at least 2 pairs.");
+        if (Trainer is null) throw new ArgumentNullException(nameof(Trainer), "The optimizer settings (Trainer) are needed.");
+        Trainer.Validate();
         if (CheckpointEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEverySteps), CheckpointEverySteps, "Cannot be negative.");
+        if (KeepCheckpoints < 1) throw new ArgumentOutOfRangeException(nameof(KeepCheckpoints), KeepCheckpoints, "At least one checkpoint must be kept.");
         if (ZeroShotEverySteps < 0) throw new ArgumentOutOfRangeException(nameof(ZeroShotEverySteps), ZeroShotEverySteps, "Cannot be negative.");
-        ArgumentNullException.ThrowIfNull(Trainer);
     }
+
+    /// <summary>A copy of these settings (what an estimator keeps, so later changes to the caller's object do not apply).</summary>
+    internal virtual TrainingRunOptions Copy() => (TrainingRunOptions)MemberwiseClone();
 }
 
 /// <summary>

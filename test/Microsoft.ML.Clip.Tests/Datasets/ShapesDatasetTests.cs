@@ -5,6 +5,7 @@ using System.Linq;
 using System.Security.Cryptography;
 using Microsoft.ML.Clip.Datasets;
 using Microsoft.ML.Clip.SampleData;
+using Microsoft.ML.Clip.SampleData.Shapes;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using Xunit;

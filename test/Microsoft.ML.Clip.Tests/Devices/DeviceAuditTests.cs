@@ -10,7 +10,7 @@ using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Objectives;
 using Microsoft.ML.Clip.Training.Objectives.Filip;
 using Microsoft.ML.Clip.Training.Objectives.SigLip;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
@@ -143,15 +143,16 @@ public class DeviceAuditTests(ITestOutputHelper output)
     [Fact]
     public void HostReadsInsideStepsGoThroughHostTransfer()
     {
-        // The static half of the audit: a read of device values (.item, .data, .cpu, To*) in training or model code
+        // The static half of the audit: a read of device values (.item, .data, .cpu, To*) in training, scoring or model code
         // stops a GPU until its queue drains. Outside HostTransfer only these places may read, none of them per step:
         // checkpoint and state restores, the kernel self-check (CPU only) and the data-parallel exchange (MPI works on
         // host memory by design).
         var allowed = new Dictionary<string, int>
         {
             ["Training/AdamW.cs"] = 1,                          // LoadStateDict: the step count
-            ["Training/Scoring/ClipScoring.cs"] = 2,             // ONNX export: the logit scale becomes a graph constant, once per export
-            ["Training/Scoring/GlobalCosineScoring.cs"] = 1,     // ONNX export: SigLIP's bias becomes a graph constant, once per export
+            ["Scoring/ClipScoring.cs"] = 2,                     // ONNX export: the logit scale becomes a graph constant, once per export
+            ["Scoring/GlobalCosineScoring.cs"] = 1,             // ONNX export: SigLIP's bias becomes a graph constant, once per export
+            ["Modeling/ClipOnnxExporter.cs"] = 2,               // ONNX export: the logit scale and bias into the manifest, once per export
             ["Training/BestWeights.cs"] = 1,                    // KeepBestByZeroShot: a host snapshot when the watched score improves (per evaluation)
             ["Training/Locking/LockedTowerFeatures.cs"] = 2,    // CacheLockedTowerFeatures only: the cache lives in host memory (new rows'
                                                                 // features copied once; input fingerprints read to match rows)
@@ -167,7 +168,7 @@ public class DeviceAuditTests(ITestOutputHelper output)
         string library = Path.Combine(RepositoryRoot(), "src", "Microsoft.ML.Clip");
         var pattern = new System.Text.RegularExpressions.Regex(@"\.(item<|data<|cpu\(\)|ToSingle\(\)|ToDouble\(\)|ToInt64\(\)|ToBoolean\(\))");
         var found = new Dictionary<string, int>();
-        foreach (var folder in new[] { "Training", "Modeling" })
+        foreach (var folder in new[] { "Training", "Scoring", "Modeling" })
             foreach (var file in Directory.EnumerateFiles(Path.Combine(library, folder), "*.cs", SearchOption.AllDirectories))
             {
                 int count = File.ReadLines(file).Count(l => !l.TrimStart().StartsWith("//", StringComparison.Ordinal) && pattern.IsMatch(l));

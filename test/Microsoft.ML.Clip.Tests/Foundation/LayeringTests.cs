@@ -10,17 +10,29 @@ using Xunit;
 namespace Microsoft.ML.Clip.Tests.Foundation;
 
 /// <summary>
-/// The layers depend one way (README, Layout): model code ← training ← the ML.NET layer, and the preprocessing
-/// assembly needs neither TorchSharp nor ML.NET. These tests read the compiled IL, so a dependency hidden in a method
-/// body or a lambda counts as much as one in a signature.
+/// The layers depend one way (README, Layout), and every folder of the library belongs to one: a type may use types of
+/// its own layer and the layers below, never above; only the ML.NET layer uses ML.NET; the preprocessing assembly
+/// needs neither TorchSharp nor ML.NET. These tests read the compiled IL, so a dependency hidden in a method body or a
+/// lambda counts as much as one in a signature.
 /// </summary>
 public class LayeringTests
 {
-    private static readonly string[] BelowMlNetLayer =
-    {
-        "Microsoft.ML.Clip.Modeling", "Microsoft.ML.Clip.Training", "Microsoft.ML.Clip.Distributed",
-        "Microsoft.ML.Clip.Weights", "Microsoft.ML.Clip.Torch",
-    };
+    /// <summary>
+    /// The library's layers, bottom first: each namespace (a folder, with its subfolders unless listed themselves) and
+    /// the layer it belongs to. A new folder must be placed here (<see cref="EveryNamespaceOfTheLibraryHasALayer"/>).
+    /// </summary>
+    internal static readonly (string Layer, string[] Namespaces)[] Layers =
+    [
+        ("TorchSharp interop", ["Microsoft.ML.Clip.Torch"]),
+        ("formats and processes", ["Microsoft.ML.Clip.Weights", "Microsoft.ML.Clip.Onnx", "Microsoft.ML.Clip.Distributed"]),
+        ("model code", ["Microsoft.ML.Clip.Modeling"]),
+        ("model inputs, metrics and checks", ["Microsoft.ML.Clip.Tokenization", "Microsoft.ML.Clip.Imaging", "Microsoft.ML.Clip.Evaluation", "Microsoft.ML.Clip.Diagnostics"]),
+        ("scoring", ["Microsoft.ML.Clip.Scoring"]),
+        ("training", ["Microsoft.ML.Clip.Training"]),
+        ("ML.NET layer", ["Microsoft.ML.Clip", "Microsoft.ML.Clip.Transforms", "Microsoft.ML.Clip.Trainers", "Microsoft.ML.Clip.Persistence", "Microsoft.ML.Clip.Datasets"]),
+    ];
+
+    private static readonly int MlNetLayer = Layers.Length - 1;
 
     [Fact]
     public void PreprocessingAssemblyReferencesNeitherTorchSharpNorMlNet()
@@ -33,44 +45,87 @@ public class LayeringTests
     }
 
     [Fact]
-    public void ModelAndTrainingCodeUseNoMlNetTypeAndNoMlNetLayerType()
+    public void EveryNamespaceOfTheLibraryHasALayer()
     {
-        using var module = ModuleDefinition.ReadModule(typeof(ClipModel).Assembly.Location);
-        var below = module.Types.SelectMany(Nested)
-            .Where(type => BelowMlNetLayer.Any(layer => InNamespace(OuterMost(type).Namespace, layer)))
-            .ToList();
-        Assert.Contains(below, type => type.FullName == "Microsoft.ML.Clip.Training.ClipTrainer");
-        Assert.Contains(below, type => type.FullName == "Microsoft.ML.Clip.Modeling.ClipModel");
+        using var module = ReadLibrary();
+        var namespaces = LibraryTypes(module).Select(t => OuterMost(t).Namespace).Distinct().ToList();
+        Assert.Contains("Microsoft.ML.Clip.Training.Objectives.Flip", namespaces);
+        var unplaced = namespaces.Where(ns => LayerOf(ns, Layers) is null).ToList();
+        Assert.True(unplaced.Count == 0, "Namespaces without a layer (place them in LayeringTests.Layers and the README's Layout):\n" + string.Join("\n", unplaced));
+    }
 
-        var offences = below.SelectMany(type => ReferencedTypes(type).Where(IsAboveTheLayer).Select(used => $"{type.FullName} uses {used.FullName}"))
-            .Distinct()
-            .ToList();
-
+    [Fact]
+    public void EveryLayerUsesOnlyItselfAndTheLayersBelow()
+    {
+        using var module = ReadLibrary();
+        var offences = UpwardDependencies(module, Layers);
         Assert.True(offences.Count == 0, "Layering broken:\n" + string.Join("\n", offences.Take(30)));
     }
 
     [Fact]
-    public void TheCheckSeesADependencyInAMethodBody()
+    public void OnlyTheMlNetLayerUsesMlNet()
     {
-        // The check itself must be able to fail: the ML.NET layer's ImageInput does use ML.NET types in its bodies.
-        using var module = ModuleDefinition.ReadModule(typeof(ClipModel).Assembly.Location);
-        var imageInput = module.Types.SelectMany(Nested).Single(t => t.FullName == "Microsoft.ML.Clip.Transforms.ImageInput");
-        Assert.Contains(ReferencedTypes(imageInput), IsAboveTheLayer);
+        using var module = ReadLibrary();
+        var below = LibraryTypes(module).Where(t => LayerOf(OuterMost(t).Namespace, Layers) < MlNetLayer).ToList();
+        Assert.Contains(below, type => type.FullName == "Microsoft.ML.Clip.Training.ClipTrainer");
+        Assert.Contains(below, type => type.FullName == "Microsoft.ML.Clip.Scoring.ClipScoring");
+
+        var offences = below.SelectMany(type => ReferencedTypes(type).Where(used => IsMlNet(used) && !IsAllowedImageType(type, used))
+                .Select(used => $"{type.FullName} uses {used.FullName}"))
+            .Distinct()
+            .ToList();
+
+        Assert.True(offences.Count == 0, "ML.NET used below the ML.NET layer:\n" + string.Join("\n", offences.Take(30)));
     }
 
-    private static bool IsAboveTheLayer(TypeReference type)
+    [Fact]
+    public void TheChecksSeeADependencyInAMethodBodyAndAnUpwardOne()
     {
-        string? scope = AssemblyOf(type);
-        if (scope is null) return false;
-        bool mlNet = scope.StartsWith("Microsoft.ML", StringComparison.Ordinal)
-            && scope is not ("Microsoft.ML.Tokenizers" or "Microsoft.ML.Clip.Preprocessing")
-            && !scope.StartsWith("Microsoft.ML.Clip", StringComparison.Ordinal);
-        string ns = OuterMostNamespace(type);
-        bool mlNetLayer = scope == "Microsoft.ML.Clip"
-            && (ns == "Microsoft.ML.Clip" || InNamespace(ns, "Microsoft.ML.Clip.Transforms")
-                || InNamespace(ns, "Microsoft.ML.Clip.Trainers") || InNamespace(ns, "Microsoft.ML.Clip.Persistence"));
-        return mlNet || mlNetLayer;
+        using var module = ReadLibrary();
+        // The ML.NET layer's ImageInput uses ML.NET types in its method bodies.
+        var imageInput = LibraryTypes(module).Single(t => t.FullName == "Microsoft.ML.Clip.Transforms.Clip.ImageInput");
+        Assert.Contains(ReferencedTypes(imageInput), IsMlNet);
+        // With training placed below the model code, training's use of the model is reported.
+        var swapped = Layers.Select(l => l.Layer == "model code" ? ("training", new[] { "Microsoft.ML.Clip.Training" })
+            : l.Layer == "training" ? ("model code", new[] { "Microsoft.ML.Clip.Modeling" }) : l).ToArray();
+        Assert.Contains(UpwardDependencies(module, swapped), o => o.StartsWith("Microsoft.ML.Clip.Training.ClipTrainer uses Microsoft.ML.Clip.Modeling.", StringComparison.Ordinal));
     }
+
+    private static ModuleDefinition ReadLibrary() => ModuleDefinition.ReadModule(typeof(ClipModel).Assembly.Location);
+
+    /// <summary>The library's own types, nested ones with the namespace of their outermost type (compiler-generated namespaces left out).</summary>
+    private static IEnumerable<TypeDefinition> LibraryTypes(ModuleDefinition module) => module.Types
+        .Where(t => InNamespace(t.Namespace, "Microsoft.ML.Clip"))
+        .SelectMany(Nested);
+
+    private static List<string> UpwardDependencies(ModuleDefinition module, (string Layer, string[] Namespaces)[] layers) => LibraryTypes(module)
+        .SelectMany(type => ReferencedTypes(type)
+            .Where(used => AssemblyOf(used) == module.Assembly.Name.Name && LayerOf(OuterMostNamespace(used), layers) > LayerOf(OuterMost(type).Namespace, layers))
+            .Select(used => $"{type.FullName} uses {used.FullName} ({layers[LayerOf(OuterMost(type).Namespace, layers)!.Value].Layer} " +
+                            $"→ {layers[LayerOf(OuterMostNamespace(used), layers)!.Value].Layer})"))
+        .Distinct()
+        .ToList();
+
+    /// <summary>The layer of <paramref name="ns"/>: the entry naming it or its nearest parent namespace; null when none does.</summary>
+    private static int? LayerOf(string ns, (string Layer, string[] Namespaces)[] layers)
+    {
+        int? best = null;
+        int bestLength = -1;
+        for (int i = 0; i < layers.Length; i++)
+            foreach (var entry in layers[i].Namespaces)
+                if (entry.Length > bestLength && (ns == entry || (entry != "Microsoft.ML.Clip" && ns.StartsWith(entry + ".", StringComparison.Ordinal))))
+                    (best, bestLength) = (i, entry.Length);
+        return best;
+    }
+
+    private static bool IsMlNet(TypeReference type) =>
+        AssemblyOf(type) is { } scope && scope.StartsWith("Microsoft.ML", StringComparison.Ordinal)
+        && scope is not ("Microsoft.ML.Tokenizers" or "Microsoft.ML.Clip.Preprocessing")
+        && !scope.StartsWith("Microsoft.ML.Clip", StringComparison.Ordinal);
+
+    /// <summary>The library's Imaging folder adapts the preprocessor to ML.NET's <c>MLImage</c>: an image type rather than a pipeline one.</summary>
+    private static bool IsAllowedImageType(TypeDefinition user, TypeReference used) =>
+        InNamespace(OuterMost(user).Namespace, "Microsoft.ML.Clip.Imaging") && AssemblyOf(used) == "Microsoft.ML.ImageAnalytics";
 
     private static string? AssemblyOf(TypeReference type) => type.Scope switch
     {

@@ -5,7 +5,7 @@ using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Tests.Modeling;
 using Microsoft.ML.Clip.Tokenization;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using Xunit;
 using static TorchSharp.torch;
 

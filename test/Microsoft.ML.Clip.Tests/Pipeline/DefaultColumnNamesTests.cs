@@ -17,7 +17,7 @@ namespace Microsoft.ML.Clip.Tests.Pipeline;
 /// </summary>
 public class DefaultColumnNamesTests
 {
-    private static readonly ClipConfig Architecture = new()
+    internal static readonly ClipConfig Architecture = new()
     {
         EmbedDim = 16,
         Vision = new VisionConfig { ImageSize = 32, Layers = 1, Width = 32, HeadWidth = 16, PatchSize = 16 },

@@ -7,6 +7,7 @@ using Microsoft.ML.Clip.Datasets;
 using Microsoft.ML.Clip.Tests.Datasets;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Transforms.Pretrain;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Xunit;

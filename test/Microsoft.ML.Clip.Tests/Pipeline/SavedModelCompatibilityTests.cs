@@ -6,9 +6,11 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Tokenization;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Trainers;
+using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -17,7 +19,8 @@ namespace Microsoft.ML.Clip.Tests.Pipeline;
 /// <summary>
 /// Model zips written by an earlier version of the library (TestData/models, see its README) must keep loading with
 /// a plain <c>mlContext.Model.Load</c> and score as they did then: embeddings and zero-shot probabilities of a
-/// global-cosine (CLIP), a token-wise (FILIP) and a sigmoid-with-bias (SigLIP) model on fixed inputs.
+/// global-cosine (CLIP), a token-wise (FILIP) and a sigmoid-with-bias (SigLIP) model on fixed inputs, and a linear
+/// probe saved when it was stored as ML.NET's transformer alone.
 /// </summary>
 public class SavedModelCompatibilityTests
 {
@@ -155,5 +158,72 @@ public class SavedModelCompatibilityTests
             for (int j = 0; j < expected[i].Length; j++)
                 Assert.True(Math.Abs(expected[i][j] - actual[i][j]) <= Tolerance, $"{what}[{i}][{j}]: {actual[i][j]} vs {expected[i][j]} written");
         }
+    }
+
+    public sealed class ProbeRow
+    {
+        public string Label { get; set; } = "";
+
+        [VectorType(4)]
+        public float[] Features { get; set; } = [];
+    }
+
+    /// <summary>The probe's inputs and the scores of the version that wrote it.</summary>
+    public sealed class ProbeExpected
+    {
+        public string WrittenBy { get; set; } = "";
+        public ProbeRow[] Rows { get; set; } = [];
+        public float[][] Score { get; set; } = [];
+    }
+
+    /// <summary>
+    /// A ClipLinearProbe pipeline saved before the probe had its own format (it saved ML.NET's
+    /// <c>MulticlassPredictionTransformer</c> alone): it loads as that type and scores as then. The scores are ML.NET's
+    /// own fp32 matrix-vector product and softmax over 4 features and 3 classes on fixed weights: other SIMD widths change
+    /// the summation order by a few ulps; 1e-5 bounds that, while a misread weight or class order moves them by 1e-2 or more.
+    /// </summary>
+    [Fact]
+    public void LinearProbeZipFromAnEarlierVersionLoadsAsMlNetsTransformerAndScoresAsThen()
+    {
+        var expected = JsonSerializer.Deserialize<ProbeExpected>(File.ReadAllText(Path.Combine(Folder, "probe-v1.json")))!;
+        var mlContext = new MLContext(seed: 0);
+        var data = mlContext.Data.LoadFromEnumerable(expected.Rows);
+        var model = (TransformerChain<ITransformer>)mlContext.Model.Load(Path.Combine(Folder, "probe-v1.zip"), out _);
+        Assert.Single(model.OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>());
+        var scores = model.Transform(data).GetColumn<float[]>("Score").ToArray();
+        Assert.Equal(expected.Score.Length, scores.Length);
+        for (int i = 0; i < scores.Length; i++)
+            for (int k = 0; k < scores[i].Length; k++)
+                Assert.True(Math.Abs(expected.Score[i][k] - scores[i][k]) <= 1e-5f, $"probe Score[{i}][{k}]: {scores[i][k]} vs {expected.Score[i][k]} written");
+    }
+
+    /// <summary>
+    /// Wrote TestData/models/probe-v1.zip (with <c>CLIP_WRITE_SAVED_MODELS</c> set) in the format versions up to 3aa2e9d
+    /// wrote: the pipeline with the probe's <see cref="ClipLinearProbeTransformer.Inner"/> in its place, which is what those
+    /// versions' save wrote for the probe. Never rewrite it.
+    /// </summary>
+    [Fact]
+    public void WriteLinearProbeModel()
+    {
+        string? target = Environment.GetEnvironmentVariable("CLIP_WRITE_SAVED_MODELS");
+        if (string.IsNullOrEmpty(target)) return;
+        var random = new Random(5);
+        string[] classes = ["cat", "dog", "bird"];
+        var rows = Enumerable.Range(0, 30).Select(i => new ProbeRow
+        {
+            Label = classes[i % 3],
+            Features = Enumerable.Range(0, 4).Select(j => (float)(random.NextDouble() - 0.5 + (j == i % 3 ? 1.0 : 0.0))).ToArray(),
+        }).ToArray();
+        var mlContext = new MLContext(seed: 0);
+        var data = mlContext.Data.LoadFromEnumerable(rows);
+        var keys = mlContext.Transforms.Conversion.MapValueToKey("Label").Fit(data);
+        var probe = mlContext.MulticlassClassification.Trainers.ClipLinearProbe(new ClipLinearProbeOptions { Seed = 1, NumberOfThreads = 1, RefinementSteps = 1 })
+            .Fit(keys.Transform(data));
+        var model = new TransformerChain<ITransformer>(keys, probe.Inner);
+        string path = Path.Combine(target, "probe-v1.zip");
+        mlContext.Model.Save(model, data.Schema, path);
+        var scores = mlContext.Model.Load(path, out _).Transform(data).GetColumn<float[]>("Score").ToArray();
+        var expected = new ProbeExpected { WrittenBy = "ClipMlNet arch branch, the probe saved as its Inner (the format up to main 3aa2e9d)", Rows = rows, Score = scores };
+        File.WriteAllText(Path.Combine(target, "probe-v1.json"), JsonSerializer.Serialize(expected, new JsonSerializerOptions { WriteIndented = true }));
     }
 }

@@ -257,7 +257,7 @@ public class LinearProbeTests
 
         var model = pipeline.Fit(data);
 
-        // The probe's stage wraps ML.NET's own transformer type, which is what the zip holds (checked on reload below).
+        // The probe's stage wraps ML.NET's own transformer type, saved with the sweep (checked on reload below).
         var probeModel = model.OfType<ClipLinearProbeTransformer>().Single();
         Assert.NotNull(probeModel.Model);
 
@@ -286,7 +286,10 @@ public class LinearProbeTests
         string path = temp.File("probe.zip");
         mlContext.Model.Save(model, data.Schema, path);
         var loaded = new MLContext(seed: 2).Model.Load(path, out _);
-        Assert.Single(((TransformerChain<ITransformer>)loaded).OfType<MulticlassPredictionTransformer<MaximumEntropyModelParameters>>());
+        // It loads back as its own type, sweep included.
+        var loadedProbe = Assert.Single(((TransformerChain<ITransformer>)loaded).OfType<ClipLinearProbeTransformer>());
+        Assert.Equal(probeModel.Sweep.Trials, loadedProbe.Sweep.Trials);
+        Assert.Equal(probeModel.Sweep with { Trials = loadedProbe.Sweep.Trials }, loadedProbe.Sweep);
         var reloaded = loaded.Transform(data);
         Assert.Equal(scored.GetColumn<float[]>("Score").ToList(), reloaded.GetColumn<float[]>("Score").ToList());
         Assert.Equal(predicted, reloaded.GetColumn<float>("PredictedLabel").ToList());

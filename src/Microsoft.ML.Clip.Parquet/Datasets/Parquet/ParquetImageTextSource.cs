@@ -3,11 +3,12 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.Datasets.Common;
 using Microsoft.ML.Data;
 using Parquet;
 using Parquet.Schema;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.Parquet;
 
 /// <summary>
 /// Records of Parquet files, read one row group at a time: only the image, caption (and key) columns of the

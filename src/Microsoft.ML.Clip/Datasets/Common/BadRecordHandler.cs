@@ -1,6 +1,6 @@
 using System;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.Common;
 
 /// <summary>Throws bad-record errors, or (with <see cref="ClipDatasetOptions.SkipBadRecords"/>) counts and reports them.</summary>
 internal sealed class BadRecordHandler

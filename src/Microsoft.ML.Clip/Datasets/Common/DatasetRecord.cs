@@ -1,7 +1,7 @@
 using System;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.Common;
 
 /// <summary>
 /// One image–caption record from a source: the image is either held (read from a tar or Parquet file) or read

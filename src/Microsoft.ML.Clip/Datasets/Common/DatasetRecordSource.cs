@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.Common;
 
 /// <summary>A format's reader: streams records file by file; a shuffling reader may also permute its files.</summary>
 internal abstract class DatasetRecordSource

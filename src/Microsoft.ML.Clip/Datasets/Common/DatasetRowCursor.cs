@@ -1,9 +1,10 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.Common;
 
 /// <summary>
 /// Cursor of <see cref="ClipDatasetView"/>: streams the source's records; given a generator, either the source's own
@@ -119,7 +120,7 @@ internal sealed class DatasetRowCursor : DataViewRowCursor
         {
             return record.Error($"cannot read the image: {error.Message}", error);
         }
-        if (_view.Options.ValidateImageSignature && ImageSignature.Check(bytes) is { } problem)
+        if (_view.Options.ValidateImageSignature && EncodedImageDecoder.CheckSignature(bytes) is { } problem)
             return record.Error(problem);
         return null;
     }

@@ -2,10 +2,11 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.Datasets.Common;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.FashionMnist;
 
 /// <summary>
 /// Records of Fashion-MNIST's IDX files: images and labels are read in step, each 28×28 grayscale image
@@ -93,12 +94,4 @@ internal sealed class FashionMnistSource : DatasetRecordSource
             return PngEncoder.EncodeRgba(rgba, width, height);
         }
     }
-}
-
-/// <summary>Fashion-MNIST's ten classes, in label order.</summary>
-public static class FashionMnistClasses
-{
-    /// <summary>T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot: the name of label <c>i</c> is <c>Names[i]</c>.</summary>
-    public static IReadOnlyList<string> Names { get; } =
-        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 }

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.IO;
 using System.IO.Compression;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.FashionMnist;
 
 /// <summary>
 /// An IDX file of unsigned bytes (the MNIST format): a big-endian magic number <c>0x0000 08 nd</c> (type 0x08

@@ -2,9 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.Datasets.Common;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.ImageFolder;
 
 /// <summary>
 /// Records of a folder per class. The file list (paths only) is taken when the view is made, so the row count

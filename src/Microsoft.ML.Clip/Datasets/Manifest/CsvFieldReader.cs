@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Text;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.Manifest;
 
 /// <summary>
 /// Reads delimited records (RFC 4180 quoting: a field in double quotes may hold the separator, line breaks

@@ -3,9 +3,10 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using Microsoft.ML.Clip.Datasets.Common;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.Manifest;
 
 /// <summary>Records of a CSV/TSV manifest: one per line, the image read from disk only when a cursor needs it.</summary>
 internal sealed class ImageManifestSource : DatasetRecordSource

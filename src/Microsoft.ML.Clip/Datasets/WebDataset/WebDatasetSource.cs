@@ -4,9 +4,10 @@ using System.Formats.Tar;
 using System.IO;
 using System.Linq;
 using System.Text;
+using Microsoft.ML.Clip.Datasets.Common;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Datasets;
+namespace Microsoft.ML.Clip.Datasets.WebDataset;
 
 /// <summary>
 /// Records of WebDataset tar shards, read forward-only with <see cref="TarReader"/>: consecutive members with the

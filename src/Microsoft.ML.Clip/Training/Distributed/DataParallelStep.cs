@@ -4,7 +4,9 @@ using System.Diagnostics;
 using System.Linq;
 using Microsoft.ML.Clip.Distributed;
 using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Training.Objectives;
+using Microsoft.ML.Clip.Training.Steps;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -14,34 +16,36 @@ namespace Microsoft.ML.Clip.Training.Distributed;
 /// The forward and backward pass of one data-parallel step, giving every rank the gradient of the global-batch
 /// loss, summed over ranks:
 /// <list type="number">
-/// <item>each rank encodes its own samples (keeping the graph, or without gradient when micro-batching);</item>
+/// <item>each rank encodes its own samples (keeping the graph, or in micro-batches without it: <see cref="MicroBatches"/>);</item>
 /// <item>the features of all ranks are gathered (<see cref="FeatureExchange"/>);</item>
 /// <item>each rank computes its share of the loss (<see cref="ClipObjective.LocalLoss"/>: its rows against all
 ///   columns) and back-propagates it to the gathered features and the model-level parameters;</item>
 /// <item>the feature gradients are summed over ranks, each rank keeping its rows: now the gradient of the whole
 ///   loss with respect to its own features;</item>
-/// <item>each rank back-propagates that through its encoders, text side first so the text gradients travel
-///   while the image tower's backward runs (<see cref="GradientBuckets"/>);</item>
+/// <item>each rank back-propagates that through its encoders (micro-batch by micro-batch when micro-batching), text side
+///   first so the text gradients travel while the image tower's backward runs (<see cref="GradientBuckets"/>);</item>
 /// <item>the parameter gradients are summed over ranks.</item>
 /// </list>
 /// Since the shares add up to the loss, the sum is exactly the gradient one process would compute on the whole
 /// batch. A rank that fails mid-step keeps taking part with a failure flag, so all ranks stop together.
 /// </summary>
-internal sealed class DataParallelStep : IDisposable
+internal sealed class DataParallelStep : IStepStrategy
 {
     private readonly ProcessGroup _group;
     private readonly ClipObjective _objective;
+    private readonly int? _microBatchSize;
     private readonly GradientBuckets _buckets;
     private readonly Parameter[][] _phaseParameters;
     private readonly Stopwatch _exchange = new();
 
     /// <summary>Phase of a parameter: 0 for everything but the image tower (reduced first), 1 for the image tower.</summary>
-    private static int PhaseOf(string name) => name.StartsWith("visual.", StringComparison.Ordinal) ? 1 : 0;
+    private static int PhaseOf(string name) => name.StartsWith(ClipModel.ImageTowerPrefix, StringComparison.Ordinal) ? 1 : 0;
 
-    public DataParallelStep(ProcessGroup group, ClipObjective objective, IReadOnlyList<(string Name, Parameter Parameter)> gradientSources)
+    public DataParallelStep(ProcessGroup group, ClipObjective objective, IReadOnlyList<(string Name, Parameter Parameter)> gradientSources, int? microBatchSize)
     {
         _group = group;
         _objective = objective;
+        _microBatchSize = microBatchSize;
         _buckets = new GradientBuckets(group, gradientSources, PhaseOf);
         _phaseParameters = _buckets.Phases.Select(phase =>
             gradientSources.Where(p => p.Parameter.requires_grad && PhaseOf(p.Name) == phase).Select(p => p.Parameter).ToArray()).ToArray();
@@ -51,112 +55,108 @@ internal sealed class DataParallelStep : IDisposable
     public TimeSpan CommunicationWait => _exchange.Elapsed + _buckets.Waiting;
 
     /// <summary>
-    /// Runs the step on this rank's <paramref name="batch"/>; <paramref name="agreement"/> gives every rank's sample
-    /// count. Returns the global loss and the summed gradients (float32).
+    /// Runs the step on this rank's <paramref name="batch"/>; <paramref name="agreement"/> gives every rank's sample count
+    /// (null: the ranks agree first). Returns the global loss and the summed gradients (float32).
     /// </summary>
-    public (double Loss, Dictionary<string, Tensor> Gradients) Run(ClipModel model, TrainingBatch batch, StepAgreement agreement, int? microBatchSize)
+    public StepGradients Run(ClipModel model, TrainingBatch batch, StepAgreement? agreement)
     {
-        Exception? failure = null;
-        bool micro = microBatchSize is int m && m < batch.Count;
-        var slices = micro ? batch.MicroBatches(microBatchSize!.Value) : [(Start: 0, Length: batch.Count)];
+        agreement ??= JobHealth.Agree(_group, batch.Count, null, cancelled: false);
+        var step = new Pass(batch, batch.MicroBatches(_microBatchSize ?? batch.Count));
 
-        // 1. Local features: with their graph, or (micro-batching) detached, recomputed per micro-batch in step 5.
-        ObjectiveFeatures? local = null;
-        var withGradient = new HashSet<string>();
+        // 1. Local features: with their graph, or (micro-batching) as leaves, recomputed per micro-batch in step 5.
         try
         {
-            if (micro)
-            {
-                var parts = new List<ObjectiveFeatures>();
-                foreach (var (start, length) in slices)
-                {
-                    using var scope = NewDisposeScope();
-                    using var fresh = _objective.Encode(model, batch.Slice(start, length));
-                    withGradient.UnionWith(fresh.Names.Where(n => fresh[n].requires_grad));
-                    parts.Add(fresh.Detach().MoveToOuterDisposeScope());
-                }
-                local = ObjectiveFeatures.Concat(parts);
-                foreach (var p in parts) p.Dispose();
-            }
-            else
-            {
-                local = _objective.Encode(model, batch);
-                withGradient.UnionWith(local.Names.Where(n => local[n].requires_grad));
-            }
+            step.Local = step.Micro
+                ? MicroBatches.EncodeAsLeaves(_objective, model, batch, step.Slices, step.WithGradient)
+                : _objective.Encode(model, batch);
+            if (!step.Micro) step.WithGradient.UnionWith(step.Local.Names.Where(n => step.Local[n].requires_grad));
         }
-        catch (Exception error) { failure = error; }
-        ReportEncoding(failure);
+        catch (Exception error) { step.Failure = error; }
+        ReportEncoding(step.Failure);
 
         try
         {
-            return GatherAndBackward(model, batch, agreement, local!, withGradient, micro, slices, failure);
+            var featureGradients = GatherLossAndFeatureGradients(model, agreement, step);
+            var (gradients, loss) = BackwardAndReduce(model, step, featureGradients);
+            var norm = Math.Sqrt(HostTransfer.Read(StepGradients.SquaredNorm(gradients.Values, model.Device))[0]);
+            return new StepGradients(loss, norm, gradients);
         }
         finally
         {
-            local?.Dispose();
+            step.Local?.Dispose();
         }
     }
 
-    private (double Loss, Dictionary<string, Tensor> Gradients) GatherAndBackward(ClipModel model, TrainingBatch batch, StepAgreement agreement,
-        ObjectiveFeatures local, HashSet<string> withGradient, bool micro, List<(int Start, int Length)> slices, Exception? failure)
+    /// <summary>What one step carries between its stages.</summary>
+    private sealed class Pass(TrainingBatch batch, List<(int Start, int Length)> slices)
     {
-        // 2–4. Gather, local share of the loss, summed feature gradients.
-        double localLoss = 0;
-        Dictionary<string, Tensor> featureGradients;
-        _exchange.Start();
-        using (var exchange = FeatureExchange.Gather(_group, local, agreement.RowCounts, withGradient))
-        {
-            _exchange.Stop();
-            try
-            {
-                using var scope = NewDisposeScope();
-                var loss = _objective.LocalLoss(model, exchange.Global, exchange.Start, exchange.Count, trainModelLevelParameters: true);
-                loss.backward();
-                localLoss = loss.item<float>();
-            }
-            catch (Exception error) { failure = error; }
-            _exchange.Start();
-            (featureGradients, bool anyFailed) = exchange.ReduceGradients(failure is not null);
-            _exchange.Stop();
-            if (anyFailed)
-            {
-                foreach (var g in featureGradients.Values) g.Dispose();
-                JobHealth.Raise(_group, failure);
-            }
-        }
+        public TrainingBatch Batch { get; } = batch;
+        public List<(int Start, int Length)> Slices { get; } = slices;
+        public bool Micro => Slices.Count > 1;
+        public HashSet<string> WithGradient { get; } = [];
+        public ObjectiveFeatures? Local { get; set; }
+        public Exception? Failure { get; set; }
+        public double LocalLoss { get; set; }
+    }
 
-        // 5–6. Local backward, phase by phase, each phase's gradients sent as soon as they are final.
+    /// <summary>
+    /// 2–4: gathers every rank's features, back-propagates this rank's share of the loss to them, and returns the
+    /// gradients of the whole loss with respect to this rank's features (summed over ranks). Throws on every rank when any failed.
+    /// </summary>
+    private Dictionary<string, Tensor> GatherLossAndFeatureGradients(ClipModel model, StepAgreement agreement, Pass step)
+    {
+        _exchange.Start();
+        using var exchange = FeatureExchange.Gather(_group, step.Local!, agreement.RowCounts, step.WithGradient);
+        _exchange.Stop();
         try
         {
-            if (micro)
-            {
-                foreach (var (start, length) in slices)
-                {
-                    using var scope = NewDisposeScope();
-                    using var fresh = _objective.Encode(model, batch.Slice(start, length));
-                    Backward(fresh, featureGradients, start, length, inputs: null, retainGraph: false);
-                }
-            }
+            using var scope = NewDisposeScope();
+            var loss = _objective.LocalLoss(model, exchange.Global, exchange.Start, exchange.Count, trainModelLevelParameters: true);
+            loss.backward();
+            step.LocalLoss = loss.item<float>();
         }
-        catch (Exception error) { failure = error; }
+        catch (Exception error) { step.Failure = error; }
+        _exchange.Start();
+        var (featureGradients, anyFailed) = exchange.ReduceGradients(step.Failure is not null);
+        _exchange.Stop();
+        if (anyFailed)
+        {
+            foreach (var g in featureGradients.Values) g.Dispose();
+            JobHealth.Raise(_group, step.Failure);
+        }
+        return featureGradients;
+    }
+
+    /// <summary>
+    /// 5–6: back-propagates <paramref name="featureGradients"/> through this rank's encoders, phase by phase, each phase's
+    /// gradients sent as soon as they are final; returns the summed gradients and the global loss.
+    /// </summary>
+    private (Dictionary<string, Tensor> Gradients, double Loss) BackwardAndReduce(ClipModel model, Pass step, Dictionary<string, Tensor> featureGradients)
+    {
+        try
+        {
+            if (step.Micro)
+                MicroBatches.BackwardThroughEncoders(_objective, model, step.Batch, step.Slices, featureGradients);
+        }
+        catch (Exception error) { step.Failure = error; }
         for (int i = 0; i < _buckets.Phases.Length; i++)
         {
             bool last = i == _buckets.Phases.Length - 1;
-            if (!micro && failure is null)
+            if (!step.Micro && step.Failure is null)
             {
                 try
                 {
                     using var scope = NewDisposeScope();
-                    Backward(local, featureGradients, 0, batch.Count, _phaseParameters[i], retainGraph: !last);
+                    MicroBatches.Backward(step.Local!, featureGradients, 0, step.Batch.Count, _phaseParameters[i], retainGraph: !last);
                 }
-                catch (Exception error) { failure = error; }
+                catch (Exception error) { step.Failure = error; }
             }
-            _buckets.Start(_buckets.Phases[i], last ? localLoss : 0, last && failure is not null);
+            _buckets.Start(_buckets.Phases[i], last ? step.LocalLoss : 0, last && step.Failure is not null);
         }
         foreach (var g in featureGradients.Values) g.Dispose();
         var (gradients, globalLoss, failedAnywhere) = _buckets.Finish();
-        if (failedAnywhere) JobHealth.Raise(_group, failure);
-        return (globalLoss, gradients);
+        if (failedAnywhere) JobHealth.Raise(_group, step.Failure);
+        return (gradients, globalLoss);
     }
 
     /// <summary>A rank whose encoding failed says so before the gather (which needs every rank's features).</summary>
@@ -167,16 +167,6 @@ internal sealed class DataParallelStep : IDisposable
         _group.AllGather([failure is null ? 0 : 1], flags);
         _exchange.Stop();
         if (flags.Any(f => f != 0)) JobHealth.Raise(_group, failure);
-    }
-
-    /// <summary>Back-propagates <paramref name="gradients"/> (rows [start, start+length)) through <paramref name="features"/>.</summary>
-    private static void Backward(ObjectiveFeatures features, Dictionary<string, Tensor> gradients, int start, int length, Parameter[]? inputs, bool retainGraph)
-    {
-        var names = gradients.Keys.Where(n => features[n].requires_grad).ToList();
-        if (names.Count == 0 || inputs is { Length: 0 }) return;
-        var outputs = names.Select(n => features[n]).ToList();
-        var grads = names.Select(n => gradients[n].narrow(0, start, length)).ToList();
-        autograd.backward(outputs, grads, retain_graph: retainGraph, create_graph: false, inputs: inputs?.Cast<Tensor>().ToList());
     }
 
     public void Dispose() => _buckets.Dispose();

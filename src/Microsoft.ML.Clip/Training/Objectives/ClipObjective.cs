@@ -1,7 +1,10 @@
+using System;
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Torch;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -82,4 +85,50 @@ public abstract class ClipObjective
 
     /// <summary>Called after each optimizer step (momentum updates, queue updates, clamping).</summary>
     public virtual void AfterStep(ClipModel model, ObjectiveFeatures? batchFeatures) { }
+
+    /// <summary>
+    /// A model-level parameter (the temperature <c>logit_scale</c>, SigLIP's <c>logit_bias</c>) as <see cref="Loss"/> uses
+    /// it: the parameter itself when <paramref name="trainModelLevelParameters"/> is true, else detached (see <see cref="Loss"/>).
+    /// </summary>
+    private protected static Tensor ModelLevel(Tensor parameter, bool trainModelLevelParameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        return trainModelLevelParameters ? parameter : parameter.detach();
+    }
+
+    /// <summary>
+    /// The image tower of <paramref name="model"/> as a tower with patch tokens (<see cref="ITokenImageTower"/>), or a
+    /// <see cref="NotSupportedException"/> saying that this objective's <paramref name="use"/> needs one.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="use">What the tokens are for, completing "{objective} {use}" (e.g. <c>drops patch tokens</c>).</param>
+    private protected ITokenImageTower TokenImageTower(ClipModel model, string use)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.Visual as ITokenImageTower ?? throw new NotSupportedException(
+            $"The '{Name}' objective {use}, which needs an image tower with patch tokens (one implementing ITokenImageTower, " +
+            $"such as the Vision Transformer); this model's image tower is a {model.Visual.GetType().Name}.");
+    }
+
+    /// <summary>The tensors of <paramref name="state"/> whose names start with <paramref name="prefix"/>, with the prefix removed.</summary>
+    private protected static Dictionary<string, Tensor> WithPrefix(IReadOnlyDictionary<string, Tensor> state, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(prefix);
+        return state.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
+    }
+
+    /// <summary>
+    /// Loads the tensors of <paramref name="state"/> named <paramref name="prefix"/><c>*</c> into <paramref name="module"/>
+    /// (a part of this objective's <see cref="StateDict"/>, such as a momentum encoder); every tensor of the module must be
+    /// there and nothing else under the prefix, or an <see cref="ArgumentException"/> names the missing and unexpected ones.
+    /// </summary>
+    private protected void LoadModuleState(nn.Module module, IReadOnlyDictionary<string, Tensor> state, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        var (missing, unexpected) = module.load_state_dict(WithPrefix(state, prefix), strict: false);
+        if (missing.Count > 0 || unexpected.Count > 0)
+            throw new ArgumentException($"The '{Name}' objective's state '{prefix}' does not match the checkpoint: missing [{string.Join(", ", missing)}], " +
+                                        $"unexpected [{string.Join(", ", unexpected)}].", nameof(state));
+    }
 }

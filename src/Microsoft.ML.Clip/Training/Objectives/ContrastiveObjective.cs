@@ -25,7 +25,7 @@ public sealed class ContrastiveObjective : ClipObjective
     public override Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters)
     {
         using var scope = NewDisposeScope();
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        var logitScale = ModelLevel(model.LogitScale, trainModelLevelParameters);
         return ClipLoss.Compute(features["image"], features["text"], logitScale.exp()).MoveToOuterDisposeScope();
     }
 
@@ -33,7 +33,7 @@ public sealed class ContrastiveObjective : ClipObjective
     public override Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters)
     {
         using var scope = NewDisposeScope();
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        var logitScale = ModelLevel(model.LogitScale, trainModelLevelParameters);
         return ClipLoss.ComputeRows(features["image"], features["text"], logitScale.exp(), start, count).MoveToOuterDisposeScope();
     }
 }

@@ -10,30 +10,25 @@ namespace Microsoft.ML.Clip.Transforms.Batching;
 /// Runs a <see cref="BatchedRowMapper"/> on one row at a time, for PredictionEngine and other row-by-row
 /// consumers. The outputs of a row are computed once, on first access, and shared by all its output getters.
 /// </summary>
-internal sealed class SingleRowMapper : RowToRowTransformerBase.MapperBase
+internal sealed class SingleRowMapper(ITransformer owner, BatchedRowMapper mapper, Action<ModelSaveContext> save) : IRowMapper
 {
-    private readonly BatchedRowMapper _mapper;
-    private readonly Action<ModelSaveContext> _save;
+    private readonly BatchedRowMapper _mapper = mapper;
 
-    public SingleRowMapper(IHost host, RowToRowTransformerBase parent, BatchedRowMapper mapper, Action<ModelSaveContext> save)
-        : base(host, mapper.InputSchema, parent)
-    {
-        _mapper = mapper;
-        _save = save;
-    }
+    public DataViewSchema.DetachedColumn[] GetOutputColumns() => _mapper.OutputColumns;
 
-    public override DataViewSchema.DetachedColumn[] GetOutputColumnsCore() => _mapper.OutputColumns;
-
-    public override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput)
+    public Func<int, bool> GetDependencies(Func<int, bool> activeOutput)
     {
         bool any = Enumerable.Range(0, _mapper.OutputColumns.Length).Any(activeOutput);
         var needed = _mapper.InputColumns.ToHashSet();
         return column => any && needed.Contains(column);
     }
 
-    public override void SaveModel(ModelSaveContext ctx) => _save(ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx) => save(ctx);
 
-    public override Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
+    /// <summary>The transformer this mapper computes for (what ML.NET's legacy loaders unwrap a row-mapper transform into).</summary>
+    public ITransformer GetTransformer() => owner;
+
+    public Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
     {
         var session = _mapper.CreateSession(input);
         var batch = session.CreateBatch(1);
@@ -66,8 +61,4 @@ internal sealed class SingleRowMapper : RowToRowTransformerBase.MapperBase
         column.Type is KeyDataViewType
             ? OutputGetters.Create<uint>(column.Name, column.Type, current)
             : OutputGetters.Create<VBuffer<float>>(column.Name, column.Type, current);
-
-    // CreateGetters is overridden whole, so the per-column hook is never called.
-    public override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action disposer)
-        => throw new InvalidOperationException("SingleRowMapper builds all getters in CreateGetters.");
 }

@@ -5,7 +5,7 @@ using Microsoft.ML.Clip.Torch;
 using Microsoft.ML.Clip.Transforms.Batching;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Clip;
 
 /// <summary>A batch of CLIP inputs: preprocessed pixels and/or token ids, plus the stage's outputs.</summary>
 internal sealed class ClipInputBatch : RowBatch

@@ -1,7 +1,7 @@
 using System;
 using Microsoft.ML.Clip.Datasets;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Clip;
 
 /// <summary>
 /// The stages' default input column names (<c>Image</c>, <c>Text</c>) and the names the library's loaders write

@@ -5,7 +5,7 @@ using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Clip;
 
 /// <summary>
 /// Reads an image column into preprocessed float planes. Three column types are accepted: decoded images

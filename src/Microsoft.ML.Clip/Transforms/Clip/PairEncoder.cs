@@ -4,7 +4,7 @@ using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Transforms.Batching;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Clip;
 
 /// <summary>
 /// Encodes every row's image and caption of a data view with a bundle's scoring features, batch by batch on worker

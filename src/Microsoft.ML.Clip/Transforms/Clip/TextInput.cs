@@ -4,7 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Clip;
 
 /// <summary>
 /// Reads a caption column into fixed-length CLIP token ids: text (tokenized in parallel later), or token ids

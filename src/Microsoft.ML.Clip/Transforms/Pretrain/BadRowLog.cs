@@ -1,11 +1,12 @@
 using System;
 using System.Threading;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Pretrain;
 
 /// <summary>
-/// One Fit's unreadable rows under <see cref="ClipPretrainOptions.SkipBadRows"/>: counted, and the first 100 logged
+/// One Fit's unreadable rows under <see cref="Training.TrainingRunOptions.SkipBadRows"/>: counted, and the first 100 logged
 /// as warnings, across training and validation reads.
 /// </summary>
 internal sealed class BadRowLog(IChannel channel, bool skipBadRows)

@@ -1,10 +1,11 @@
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Pretrain;
 
 /// <summary>
 /// ClipPretrain's training rows as an <see cref="ITrainingBatchSource"/>: each epoch in the order

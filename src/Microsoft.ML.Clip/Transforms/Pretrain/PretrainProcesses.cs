@@ -4,7 +4,7 @@ using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Pretrain;
 
 /// <summary>
 /// The processes a <c>ClipPretrain</c> run trains on: one, or the ranks of an MPI job. Holds what the estimator needs

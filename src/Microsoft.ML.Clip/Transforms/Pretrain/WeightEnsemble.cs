@@ -3,11 +3,10 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Microsoft.ML.Clip.Evaluation;
-using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Pretrain;
 
 /// <summary>ClipPretrain's WiSE-FT step: the weight-space ensembles of the initial and the fine-tuned model, one chosen.</summary>
 internal static class WeightEnsemble
@@ -17,7 +16,7 @@ internal static class WeightEnsemble
     /// only one when one is given), recorded in <paramref name="report"/>. Every process of a data-parallel job scores
     /// the same candidates on the same data, so all choose the same α. The fine-tuned model is released.
     /// </summary>
-    public static ClipModelBundle Choose(ClipModelBundle fineTuned, ClipModelBundle initial, ClipWeightEnsembleOptions options, ClipTrainingReport report,
+    public static ClipModelBundle Choose(ClipModelBundle fineTuned, ClipModelBundle initial, ClipWeightEnsembleOptions options, ClipPretrainReport report,
         ZeroShotWatcher? watcher, Func<ClipModelBundle, RetrievalMetrics>? validate, IChannel log)
     {
         var alphas = options.Alphas;
@@ -25,9 +24,8 @@ internal static class WeightEnsemble
         double bestScore = double.NegativeInfinity, bestAlpha = double.NaN;
         foreach (double alpha in alphas)
         {
-            var model = WeightInterpolation.Interpolate(initial.Model, fineTuned.Model, alpha);
-            model.eval();
-            var candidate = new ClipModelBundle(model, fineTuned.Tokenizer, fineTuned.Preprocessing, fineTuned.InferenceDType) { Scoring = fineTuned.Scoring };
+            var candidate = ClipModelBundle.Interpolate(initial, fineTuned, alpha);
+            candidate.Model.eval();
             double score = alphas.Count == 1 ? double.NaN : Score(candidate, options.SelectBy, watcher, validate);
             report.WeightEnsemble.Add((alpha, score));
             if (alphas.Count > 1)

@@ -2,10 +2,11 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
-namespace Microsoft.ML.Clip.Transforms;
+namespace Microsoft.ML.Clip.Transforms.Pretrain;
 
 /// <summary>
 /// ClipPretrain's watched zero-shot sets: each evaluation runs the library's zero-shot stage
@@ -26,17 +27,13 @@ internal sealed class ZeroShotWatcher
         _batchSize = batchSize;
     }
 
-    /// <summary>The watcher of <paramref name="options"/>' sets (their columns and classes checked), or null when none are given.</summary>
+    /// <summary>The watcher of <paramref name="options"/>' sets (their columns checked; names and classes were when the options were), or null when none are given.</summary>
     public static ZeroShotWatcher? Create(IHostEnvironment env, ClipPretrainOptions options, ClipModelBundle bundle)
     {
-        var sets = options.ZeroShotEvaluations?.ToList() ?? [];
+        var sets = options.ZeroShotEvaluations.ToList();
         if (sets.Count == 0) return null;
-        var duplicate = sets.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            throw new ArgumentException($"Two zero-shot evaluation sets are called '{duplicate.Key}'; names must be unique.", nameof(options));
         foreach (var set in sets)
         {
-            ClipZeroShotTransformer.CheckArguments(set.ClassNames, set.Templates);
             ImageInput.Bind(set.Data.Schema, set.ImageColumnName, new ClipImagePreprocessor(bundle.Preprocessing));
             if (set.Data.Schema.GetColumnOrNull(set.LabelColumnName) is not { } label || label.Type is not TextDataViewType)
                 throw new ArgumentException($"The zero-shot evaluation set '{set.Name}' needs a text label column '{set.LabelColumnName}' (class names).", nameof(options));

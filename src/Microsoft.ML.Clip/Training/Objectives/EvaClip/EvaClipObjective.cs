@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
-using Microsoft.ML.Clip.Modeling.Losses;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -17,6 +16,7 @@ namespace Microsoft.ML.Clip.Training.Objectives.EvaClip;
 /// </summary>
 public sealed class EvaClipObjective : ClipObjective
 {
+    private static readonly ContrastiveObjective Clip = new(); // the loss is CLIP's
     private ClipModel? _model;
 
     /// <summary>Creates the objective with <paramref name="options"/> (null: the defaults).</summary>
@@ -36,8 +36,8 @@ public sealed class EvaClipObjective : ClipObjective
     public override void Initialize(ClipModel model, Device device)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (Options.PatchDropout > 0 && model.Visual is not ITokenImageTower)
-            throw new NotSupportedException($"Patch dropout needs a Vision Transformer image tower; this model's is {model.Visual.GetType().Name}. Set PatchDropout = 0.");
+        if (Options.PatchDropout > 0)
+            TokenImageTower(model, "drops patch tokens (PatchDropout; set it to 0 for this tower)");
         Options.ImageTowerInit?.LoadInto(model, ClipTower.Image);
         Options.TextTowerInit?.LoadInto(model, ClipTower.Text);
         _model = model;
@@ -68,24 +68,12 @@ public sealed class EvaClipObjective : ClipObjective
     }
 
     /// <inheritdoc/>
-    public override Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(features);
-        using var scope = NewDisposeScope();
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
-        return ClipLoss.Compute(features["image"], features["text"], logitScale.exp()).MoveToOuterDisposeScope();
-    }
+    public override Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters) =>
+        Clip.Loss(model, features, trainModelLevelParameters);
 
     /// <inheritdoc/>
-    public override Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(features);
-        using var scope = NewDisposeScope();
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
-        return ClipLoss.ComputeRows(features["image"], features["text"], logitScale.exp(), start, count).MoveToOuterDisposeScope();
-    }
+    public override Tensor LocalLoss(ClipModel model, ObjectiveFeatures features, long start, long count, bool trainModelLevelParameters) =>
+        Clip.LocalLoss(model, features, start, count, trainModelLevelParameters);
 
     /// <summary>
     /// Normalised image embeddings [N, embed_dim] (fp32); in training mode from a random subset of
@@ -98,7 +86,7 @@ public sealed class EvaClipObjective : ClipObjective
             return batch.ImageFeatures(model);
         var pixels = batch.Pixels;
         using var scope = NewDisposeScope();
-        int patches = ((ITokenImageTower)model.Visual).PatchCount;
+        int patches = TokenImageTower(model, "drops patch tokens").PatchCount;
         int kept = Math.Max(1, (int)(patches * (1 - Options.PatchDropout)));
         // Random scores, top-k: a uniformly random subset per image.
         var keep = randn(pixels.shape[0], patches, device: model.Device).topk(kept, dim: -1).indexes;

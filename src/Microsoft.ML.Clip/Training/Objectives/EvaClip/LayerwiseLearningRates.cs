@@ -28,7 +28,7 @@ internal static class LayerwiseLearningRates
     {
         var tower = TowerOf(name);
         if (tower == ClipTower.Shared) throw new ArgumentException($"'{name}' belongs to no tower.", nameof(name));
-        string local = tower == ClipTower.Image ? name["visual.".Length..] : name;
+        string local = tower == ClipTower.Image ? name[ClipModel.ImageTowerPrefix.Length..] : name;
         const string blocks = "transformer.resblocks.";
         if (local.StartsWith(blocks, StringComparison.Ordinal))
         {

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Torch;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -43,8 +43,7 @@ public sealed class FilipObjective : ClipObjective
     /// <inheritdoc/>
     public override void Initialize(ClipModel model, Device device)
     {
-        if (model.Visual is not ITokenImageTower)
-            throw new NotSupportedException($"FILIP compares image patch tokens; the image tower ({model.Visual.GetType().Name}) has none. Use a ViT architecture.");
+        TokenImageTower(model, "compares image patch tokens with text tokens");
     }
 
     /// <inheritdoc/>
@@ -65,7 +64,7 @@ public sealed class FilipObjective : ClipObjective
     public override Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters)
     {
         using var scope = NewDisposeScope();
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        var logitScale = ModelLevel(model.LogitScale, trainModelLevelParameters);
         return Compute(SimilarityFunction, features[ImageTokens], features[TextTokens], features[TextMask],
             logitScale.to(ScalarType.Float32).exp()).MoveToOuterDisposeScope();
     }

@@ -21,9 +21,9 @@ namespace Microsoft.ML.Clip.Training.Objectives.Flip;
 /// draws so far (<see cref="DrawKeepIndices"/>): the same masks on every device, and a resumed run (on the same or
 /// another device) draws the same masks as an uninterrupted one, since <see cref="StateDict"/> holds the counter.</para>
 /// <para>With gradient accumulation (<see cref="ClipTrainerOptions.MicroBatchSize"/>) the trainer encodes each
-/// micro-batch twice (cached without gradients, then with); each pass draws its own masks, so the cached
-/// negatives come from other masks than the recomputed features: an unbiased variant, not bit-exact
-/// full-batch FLIP.</para>
+/// micro-batch twice (for the whole-batch loss without its graph, then again to back-propagate); each pass draws its
+/// own masks, so the loss's gradients reach the towers through other masks than the features they were computed on:
+/// an unbiased variant, not bit-exact full-batch FLIP.</para>
 /// <para>Needs a ViT image tower (<see cref="ITokenImageTower"/>).</para>
 /// </remarks>
 public sealed class FlipObjective : ClipObjective, IDisposable
@@ -90,9 +90,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
     /// <inheritdoc/>
     public override void Initialize(ClipModel model, Device device)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        if (model.Visual is not ITokenImageTower)
-            throw new NotSupportedException($"FLIP drops ViT patch tokens; the image tower {model.Visual.GetType().Name} has none.");
+        TokenImageTower(model, "drops patch tokens");
         _loss.Initialize(model, device);
     }
 
@@ -104,9 +102,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         if (!model.training || !MaskingActive)
             return _loss.Encode(model, batch);
         using var scope = NewDisposeScope();
-        var tower = model.Visual as ITokenImageTower
-            ?? throw new NotSupportedException($"FLIP drops ViT patch tokens; the image tower {model.Visual.GetType().Name} has none.");
-        var keep = DrawKeepIndices(batch.Count, tower.PatchCount, model.Device);
+        var keep = DrawKeepIndices(batch.Count, TokenImageTower(model, "drops patch tokens").PatchCount, model.Device);
         LastKeepIndices?.Dispose();
         LastKeepIndices = keep.DetachFromDisposeScope();
         using var tokens = model.EncodeImageTokens(batch.Pixels, keep, projectTokens: false);
@@ -160,8 +156,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         if (state.TryGetValue("flip.seed", out var seed)) _seed = unchecked((ulong)seed.item<long>());
         if (state.TryGetValue("flip.draws", out var draws)) _draws = draws.item<long>();
         if (state.TryGetValue("flip.steps", out var steps)) _steps = steps.item<long>();
-        _loss.LoadStateDict(state.Where(p => p.Key.StartsWith("inner.", StringComparison.Ordinal))
-            .ToDictionary(p => p.Key["inner.".Length..], p => p.Value));
+        _loss.LoadStateDict(WithPrefix(state, "inner."));
     }
 
     /// <inheritdoc/>

@@ -75,9 +75,7 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
     /// <inheritdoc/>
     public override void Initialize(ClipModel model, Device device)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        if (model.Visual is not ITokenImageTower)
-            throw new NotSupportedException($"MaskCLIP needs an image tower with patch tokens (a ViT); this model's is {model.Visual.GetType().Name}.");
+        TokenImageTower(model, "distils patch tokens");
         Dispose();
         _student = model;
         _locked = FrozenParts.Of(model);
@@ -117,7 +115,7 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
         };
 
         // Masked self-distillation: the student sees a random subset of patches, the teacher the whole image.
-        int patches = model.Config.Vision.GridSize * model.Config.Vision.GridSize;
+        int patches = TokenImageTower(model, "distils patch tokens").PatchCount;
         int kept = Math.Max(1, (int)(patches * (1 - Options.MaskRatio)));
         var keep = randn(batch.Count, patches, device: batch.Pixels.device).topk(kept, dim: -1).indexes; // uniform random subsets
         var studentTokens = model.EncodeImageTokens(batch.Pixels, keep, projectTokens: false).Tokens;  // [N, kept, width]
@@ -151,7 +149,7 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
         _pendingTeacherMean?.Dispose();
         _pendingTeacherMean = features["teacher_mean"].detach().mean([0]).clone().DetachFromDisposeScope();
 
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        var logitScale = ModelLevel(model.LogitScale, trainModelLevelParameters);
         var contrastive = ClipLoss.Compute(features["image"], features["text"], logitScale.to(ScalarType.Float32).exp());
         var distillation = features["distill_sum"].sum().div(features["distill_count"].sum());
         using var one = 1.0.ToScalar(); // a batch may have no masked token: divide by at least 1
@@ -166,7 +164,7 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
     public override void AfterStep(ClipModel model, ObjectiveFeatures? batchFeatures)
     {
         // EMA from the float32 master tower (the working model may be a bf16 copy) and from the trained head.
-        MomentumCopy.Update(Teacher, _student!.Visual, Options.TeacherMomentum, name => _locked!.Contains("visual." + name));
+        MomentumCopy.Update(Teacher, _student!.Visual, Options.TeacherMomentum, name => _locked!.Contains(ClipModel.ImageTowerPrefix + name));
         MomentumCopy.Update(TeacherHead, Head, Options.TeacherMomentum);
         if (_pendingTeacherMean is null) return;
         using (no_grad())
@@ -195,10 +193,10 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
     public override void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        Load(Teacher, state, "teacher.");
-        Load(TeacherHead, state, "teacher_head.");
-        Load(Head, state, "head.");
-        if (_textHead is not null) Load(_textHead, state, "text_head.");
+        LoadModuleState(Teacher, state, "teacher.");
+        LoadModuleState(TeacherHead, state, "teacher_head.");
+        LoadModuleState(Head, state, "head.");
+        if (_textHead is not null) LoadModuleState(_textHead, state, "text_head.");
         using (no_grad())
         {
             if (_textBias is not null) _textBias.copy_(Get(state, "text_head.bias"));
@@ -233,14 +231,6 @@ public sealed class MaskClipObjective : ClipObjective, IDisposable
         // Tied decoder: the (possibly bf16 working) model's own embedding matrix, so its gradient reaches the trained weights.
         var embedding = model.named_parameters().First(p => p.name == "token_embedding.weight").parameter;
         return ScalarSafe.Add(hidden.to(ScalarType.Float32).matmul(embedding.to(ScalarType.Float32).t()), _textBias!);
-    }
-
-    private static void Load(nn.Module module, IReadOnlyDictionary<string, Tensor> state, string prefix)
-    {
-        var part = state.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
-        var (missing, unexpected) = module.load_state_dict(part, strict: false);
-        if (missing.Count > 0 || unexpected.Count > 0)
-            throw new ArgumentException($"MaskCLIP state '{prefix}' does not match: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}].");
     }
 
     private static Tensor Get(IReadOnlyDictionary<string, Tensor> state, string name) =>

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using Microsoft.ML.Clip.Modeling;
 using Microsoft.ML.Clip.Modeling.Losses;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Training.Objectives.SigLip;
@@ -77,8 +77,8 @@ public sealed class SigLipObjective : ClipObjective
         ArgumentNullException.ThrowIfNull(features);
         var bias = model.LogitBias ?? throw new InvalidOperationException("SigLIP needs a model with a learnable logit_bias.");
         using var scope = NewDisposeScope();
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
-        var logitBias = trainModelLevelParameters ? (Tensor)bias : bias.detach();
+        var logitScale = ModelLevel(model.LogitScale, trainModelLevelParameters);
+        var logitBias = ModelLevel(bias, trainModelLevelParameters);
         return SigLipLoss.Compute(features["image"], features["text"], logitScale.exp(), logitBias).MoveToOuterDisposeScope();
     }
 
@@ -89,8 +89,8 @@ public sealed class SigLipObjective : ClipObjective
         ArgumentNullException.ThrowIfNull(features);
         var bias = model.LogitBias ?? throw new InvalidOperationException("SigLIP needs a model with a learnable logit_bias.");
         using var scope = NewDisposeScope();
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
-        var logitBias = trainModelLevelParameters ? (Tensor)bias : bias.detach();
+        var logitScale = ModelLevel(model.LogitScale, trainModelLevelParameters);
+        var logitBias = ModelLevel(bias, trainModelLevelParameters);
         return SigLipLoss.ComputeRows(features["image"], features["text"], logitScale.exp(), logitBias, start, count).MoveToOuterDisposeScope();
     }
 }

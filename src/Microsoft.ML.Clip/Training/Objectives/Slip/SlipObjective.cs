@@ -85,7 +85,7 @@ public sealed class SlipObjective : ClipObjective
     public override Tensor Loss(ClipModel model, ObjectiveFeatures features, bool trainModelLevelParameters)
     {
         using var scope = NewDisposeScope();
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        var logitScale = ModelLevel(model.LogitScale, trainModelLevelParameters);
         var loss = ClipLoss.Compute(features["image"], features["text"], logitScale.exp());
         if (_options.SelfSupervisedWeight > 0)
             loss = ScalarSafe.Add(loss, ScalarSafe.Mul(SimClrLoss.Compute(features["z1"], features["z2"], _options.Temperature), _options.SelfSupervisedWeight));

@@ -136,11 +136,7 @@ public sealed class WenLanObjective : ClipObjective, IDisposable
     public override void LoadStateDict(IReadOnlyDictionary<string, Tensor> state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        var keyState = state.Where(p => p.Key.StartsWith("key_model.", StringComparison.Ordinal))
-            .ToDictionary(p => p.Key["key_model.".Length..], p => p.Value);
-        var (missing, unexpected) = KeyModel.load_state_dict(keyState, strict: false);
-        if (missing.Count > 0 || unexpected.Count > 0)
-            throw new ArgumentException($"The WenLan key model does not match the checkpoint: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}].");
+        LoadModuleState(KeyModel, state, "key_model.");
         foreach (var p in KeyModel.parameters()) p.requires_grad = false;
         ImageQueue.Load(Get(state, "image_queue"), Get(state, "image_queue_pointer"));
         TextQueue.Load(Get(state, "text_queue"), Get(state, "text_queue_pointer"));
@@ -162,7 +158,7 @@ public sealed class WenLanObjective : ClipObjective, IDisposable
     {
         if (Options.Temperature is double t)
             return ScalarSafe.Full([], 1 / t, ScalarType.Float32, model.Device);
-        var logitScale = trainModelLevelParameters ? model.LogitScale : model.LogitScale.detach();
+        var logitScale = ModelLevel(model.LogitScale, trainModelLevelParameters);
         return logitScale.to(ScalarType.Float32).exp();
     }
 

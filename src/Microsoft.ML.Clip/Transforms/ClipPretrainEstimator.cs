@@ -10,6 +10,8 @@ using Microsoft.ML.Clip.Modeling.Kernels;
 using Microsoft.ML.Clip.Training;
 using Microsoft.ML.Clip.Training.Objectives;
 using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Transforms.Clip;
+using Microsoft.ML.Clip.Transforms.Pretrain;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
@@ -30,11 +32,12 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
     {
         _host = Contracts.CheckRef(env, nameof(env)).Register(nameof(ClipPretrainEstimator));
         _host.CheckValue(options, nameof(options));
-        _options = options;
+        _options = (ClipPretrainOptions)options.Copy(); // later changes to the caller's object do not apply
+        _options.Validate();
     }
 
-    /// <summary>The caller's settings object, as given (a Fit reads it and leaves it unchanged).</summary>
-    public ClipPretrainOptions Options => _options;
+    /// <summary>A copy of the settings this estimator was created with (validated then).</summary>
+    public ClipPretrainOptions Options => (ClipPretrainOptions)_options.Copy();
 
     /// <summary>Adds the two embedding columns; checks the image and caption columns.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) => EmbeddingSchema.Add(inputSchema,
@@ -45,7 +48,6 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
     {
         _host.CheckValue(input, nameof(input));
         var o = _options;
-        o.Validate();
         var clock = Stopwatch.StartNew();
         using var ch = _host.Start("ClipPretrain");
         var processes = PretrainProcesses.Create(o.Distribution);
@@ -68,7 +70,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         var watcher = ZeroShotWatcher.Create(_host, o, bundle);
         var badRows = new BadRowLog(ch, o.SkipBadRows);
         var source = new DataViewBatchSource(_host, train, o, bundle, localBatch, processes.Shard(localBatch), badRows, processes.IsMain ? ch : null);
-        var run = new TrainingRun(bundle.Model, objective, RunOptions(o), processes.Group, new TrainingRunHooks
+        var run = new TrainingRun(bundle.Model, objective, o, processes.Group, new TrainingRunHooks
         {
             Info = message => ch.Info(message),
             Warning = message => ch.Warning(message),
@@ -91,7 +93,7 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
             e.SetProgress(0, run.Step, run.TotalSteps);
             e.SetMetric(0, run.LastLoss);
         });
-        var report = run.Run(source);
+        var report = run.Run(source, new ClipPretrainReport());
         bundle.InvalidateInferenceCopy();
         bundle.Model.eval();
         if (o.WeightEnsemble is { } ensemble)
@@ -101,23 +103,6 @@ public sealed class ClipPretrainEstimator : IEstimator<ClipEmbeddingTransformer>
         return new ClipEmbeddingTransformer(_host, bundle, (o.ImageEmbeddingColumnName, o.ImageColumnName),
             (o.TextEmbeddingColumnName, o.TextColumnName), o.InferenceBatchSize) { TrainingReport = report };
     }
-
-    private static TrainingRunOptions RunOptions(ClipPretrainOptions o) => new()
-    {
-        Name = "ClipPretrain",
-        Epochs = o.Epochs,
-        BatchSize = o.BatchSize,
-        Trainer = o.Trainer,
-        CheckpointDirectory = o.CheckpointDirectory,
-        CheckpointEverySteps = o.CheckpointEverySteps,
-        KeepCheckpoints = o.KeepCheckpoints,
-        Resume = o.Resume,
-        LogEverySteps = o.LogEverySteps,
-        ZeroShotEverySteps = o.ZeroShotEverySteps,
-        KeepBestByZeroShot = o.KeepBestByZeroShot,
-        TrainShortBatches = o.SkipBadRows,
-        CancellationToken = o.CancellationToken,
-    };
 
     private static ClipModelBundle CreateBundle(ClipPretrainOptions o, ClipObjective objective, Device? device)
     {

@@ -3,7 +3,7 @@ using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Microsoft.ML.Clip.Training.Objectives.Filip;
+namespace Microsoft.ML.Clip.Scoring;
 
 /// <summary>
 /// The token features FILIP compares: projected, L2-normalised fp32 image patch tokens and text tokens, with the

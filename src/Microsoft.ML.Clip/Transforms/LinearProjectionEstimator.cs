@@ -20,12 +20,7 @@ public sealed class LinearProjectionEstimator : TrivialEstimator<LinearProjectio
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         Host.CheckValue(inputSchema, nameof(inputSchema));
-        string input = Transformer.InputColumnName;
-        if (!inputSchema.TryFindColumn(input, out var column))
-            throw Host.ExceptSchemaMismatch(nameof(inputSchema), "input", input);
-        if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != NumberDataViewType.Single)
-            throw Host.ExceptSchemaMismatch(nameof(inputSchema), "input", input,
-                $"Vector<Single, {Transformer.InputSize}>", column.GetTypeString());
+        FloatVectorColumn.Check(Host, inputSchema, Transformer.InputColumnName, "input", Transformer.InputSize);
 
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[Transformer.OutputColumnName] = new SchemaShape.Column(Transformer.OutputColumnName,

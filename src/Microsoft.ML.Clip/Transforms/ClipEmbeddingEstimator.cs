@@ -1,5 +1,6 @@
 using System.Linq;
 using Microsoft.ML;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 

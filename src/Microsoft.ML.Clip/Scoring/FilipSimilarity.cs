@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Training.Objectives.Filip;
+namespace Microsoft.ML.Clip.Scoring;
 
 /// <summary>
 /// FILIP's token-wise late-interaction similarity (Yao et al., 2021, eq. 4–5) between every image and every text

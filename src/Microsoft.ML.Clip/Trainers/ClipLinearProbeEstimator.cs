@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Microsoft.ML;
+using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -19,10 +20,9 @@ namespace Microsoft.ML.Clip.Trainers;
 /// </summary>
 /// <remarks>
 /// <para><c>Fit</c> returns a <see cref="ClipLinearProbeTransformer"/>: ML.NET's transformer of
-/// <c>LbfgsMaximumEntropy</c>, which is what saves, so the model loads with a plain <c>MLContext.Model.Load</c> and
-/// needs nothing from this library to score, with the sweep beside it. Every evaluated λ and its validation accuracy
-/// are in its <see cref="ClipLinearProbeTransformer.Sweep"/>, in ML.NET's log, and reported to
-/// <see cref="ClipLinearProbeOptions.Progress"/>.</para>
+/// <c>LbfgsMaximumEntropy</c> with the sweep beside it, saved together, so a plain <c>MLContext.Model.Load</c> returns the
+/// same type. Every evaluated λ and its validation accuracy are in its <see cref="ClipLinearProbeTransformer.Sweep"/>, in
+/// ML.NET's log, and reported to <see cref="ClipLinearProbeOptions.Progress"/>.</para>
 /// <para>Rows are cached (only the columns the trainer reads) before the sweep, so stages before the probe in
 /// a pipeline, such as an image encoder, run once rather than once per λ.</para>
 /// <para>Cost: (grid size + up to 2 × refinement steps + 1) L-BFGS fits; with the defaults at most 16.</para>
@@ -42,49 +42,9 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
         Contracts.CheckValue(env, nameof(env));
         _host = env.Register(nameof(ClipLinearProbeEstimator));
         _host.CheckValue(options, nameof(options));
-        _host.CheckNonEmpty(options.LabelColumnName, nameof(options.LabelColumnName));
-        _host.CheckNonEmpty(options.FeatureColumnName, nameof(options.FeatureColumnName));
-        if (options.ExampleWeightColumnName is { Length: 0 })
-            throw _host.ExceptParam(nameof(options.ExampleWeightColumnName), "The example weight column name must be null or non-empty.");
-        if (options.ValidationData is null && !(options.ValidationFraction > 0 && options.ValidationFraction < 1))
-            throw _host.ExceptParam(nameof(options.ValidationFraction),
-                $"The validation fraction must be in (0, 1); got {options.ValidationFraction.ToString(CultureInfo.InvariantCulture)}.");
-        if (options.RefinementSteps < 0)
-            throw _host.ExceptParam(nameof(options.RefinementSteps), $"The number of refinement steps must be ≥ 0; got {options.RefinementSteps}.");
-        if (options.MaximumNumberOfIterations <= 0)
-            throw _host.ExceptParam(nameof(options.MaximumNumberOfIterations), $"The maximum number of iterations must be positive; got {options.MaximumNumberOfIterations}.");
-        if (!(options.OptimizationTolerance > 0))
-            throw _host.ExceptParam(nameof(options.OptimizationTolerance), "The optimization tolerance must be positive.");
-        if (options.NumberOfThreads is <= 0)
-            throw _host.ExceptParam(nameof(options.NumberOfThreads), $"The number of threads must be positive; got {options.NumberOfThreads}.");
-
-        var grid = options.L2Grid ?? ClipLinearProbeOptions.DefaultL2Grid;
-        if (grid.Count == 0)
-            throw _host.ExceptParam(nameof(options.L2Grid), "The L2 grid must contain at least one value.");
-        foreach (float value in grid)
-        {
-            if (!(value > 0) || float.IsInfinity(value))
-                throw _host.ExceptParam(nameof(options.L2Grid),
-                    $"L2 grid values must be positive and finite; got {value.ToString("G9", CultureInfo.InvariantCulture)}.");
-        }
-        _grid = grid.Distinct().ToArray();
-
-        Options = new ClipLinearProbeOptions
-        {
-            LabelColumnName = options.LabelColumnName,
-            FeatureColumnName = options.FeatureColumnName,
-            ExampleWeightColumnName = options.ExampleWeightColumnName,
-            ValidationFraction = options.ValidationFraction,
-            ValidationData = options.ValidationData,
-            RefitOnValidationData = options.RefitOnValidationData,
-            L2Grid = _grid,
-            RefinementSteps = options.RefinementSteps,
-            Seed = options.Seed,
-            MaximumNumberOfIterations = options.MaximumNumberOfIterations,
-            OptimizationTolerance = options.OptimizationTolerance,
-            NumberOfThreads = options.NumberOfThreads,
-            Progress = options.Progress,
-        };
+        Options = options.Copy(); // later changes to the caller's object do not apply
+        Options.Validate();
+        _grid = Options.L2Grid!.ToArray();
         _multiclass = new MulticlassClassificationCatalog(env);
         _data = new DataOperationsCatalog(env);
     }
@@ -96,12 +56,7 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
-        string features = Options.FeatureColumnName;
-        if (!inputSchema.TryFindColumn(features, out var column))
-            throw _host.ExceptSchemaMismatch(nameof(inputSchema), "feature", features);
-        if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != NumberDataViewType.Single)
-            throw _host.ExceptSchemaMismatch(nameof(inputSchema), "feature", features,
-                "known-size vector of Single", column.GetTypeString());
+        FloatVectorColumn.Check(_host, inputSchema, Options.FeatureColumnName, "feature");
         // The label (and weight) checks are LbfgsMaximumEntropy's own.
         return MakeTrainer(1f).GetOutputSchema(inputSchema);
     }
@@ -240,12 +195,7 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
     /// <summary>Schema checks with messages naming the column and the expected type.</summary>
     private void CheckData(DataViewSchema schema, string parameterName)
     {
-        string features = Options.FeatureColumnName;
-        var column = schema.GetColumnOrNull(features);
-        if (column is null)
-            throw _host.ExceptSchemaMismatch(parameterName, "feature", features);
-        if (column.Value.Type is not VectorDataViewType { IsKnownSize: true } vector || vector.ItemType != NumberDataViewType.Single)
-            throw _host.ExceptSchemaMismatch(parameterName, "feature", features, "known-size vector of Single", column.Value.Type.ToString());
+        FloatVectorColumn.Find(_host, schema, Options.FeatureColumnName, "feature", parameterName: parameterName);
         GetOutputSchema(SchemaShape.Create(schema));
     }
 

@@ -6,10 +6,11 @@ using Microsoft.ML.Clip.Torch;
 using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Persistence;
-using Microsoft.ML.Clip.Training.Scoring;
+using Microsoft.ML.Clip.Scoring;
 using Microsoft.ML.Clip.Tokenization;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Transforms.Onnx;
@@ -146,7 +147,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
     // entry ClassEmbeddings.safetensors: "classes" [K, D]
     // ClipModelBundle
     /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
-    public override void SaveModel(ModelSaveContext ctx)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());

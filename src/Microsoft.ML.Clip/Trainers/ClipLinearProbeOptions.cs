@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
 using Microsoft.ML;
 
 namespace Microsoft.ML.Clip.Trainers;
@@ -89,4 +91,40 @@ public sealed class ClipLinearProbeOptions
     /// context). The same lines also go to ML.NET's log (<c>MLContext.Log</c>).
     /// </summary>
     public IProgress<ClipLinearProbeTrial>? Progress { get; set; }
+
+    /// <summary>
+    /// Throws an <see cref="ArgumentException"/> (<see cref="ArgumentOutOfRangeException"/> for a value out of range)
+    /// naming the first setting that cannot work. Runs when the estimator is created.
+    /// </summary>
+    internal void Validate()
+    {
+        ArgumentException.ThrowIfNullOrEmpty(LabelColumnName, nameof(LabelColumnName));
+        ArgumentException.ThrowIfNullOrEmpty(FeatureColumnName, nameof(FeatureColumnName));
+        if (ExampleWeightColumnName is { Length: 0 })
+            throw new ArgumentException("The example weight column name must be null or non-empty.", nameof(ExampleWeightColumnName));
+        if (ValidationData is null && !(ValidationFraction > 0 && ValidationFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction,
+                $"The validation fraction must be in (0, 1); got {ValidationFraction.ToString(CultureInfo.InvariantCulture)}.");
+        if (RefinementSteps < 0)
+            throw new ArgumentOutOfRangeException(nameof(RefinementSteps), RefinementSteps, "The number of refinement steps must be ≥ 0.");
+        if (MaximumNumberOfIterations <= 0)
+            throw new ArgumentOutOfRangeException(nameof(MaximumNumberOfIterations), MaximumNumberOfIterations, "The maximum number of iterations must be positive.");
+        if (!(OptimizationTolerance > 0))
+            throw new ArgumentOutOfRangeException(nameof(OptimizationTolerance), OptimizationTolerance, "The optimization tolerance must be positive.");
+        if (NumberOfThreads is <= 0)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfThreads), NumberOfThreads, "The number of threads must be positive.");
+        if (L2Grid is not { Count: > 0 })
+            throw new ArgumentException("The L2 grid must contain at least one value.", nameof(L2Grid));
+        foreach (float value in L2Grid)
+            if (!(value > 0) || float.IsInfinity(value))
+                throw new ArgumentOutOfRangeException(nameof(L2Grid), value, "L2 grid values must be positive and finite.");
+    }
+
+    /// <summary>A copy of these settings with the grid resolved (<see cref="DefaultL2Grid"/> when null) and its duplicates removed.</summary>
+    internal ClipLinearProbeOptions Copy()
+    {
+        var copy = (ClipLinearProbeOptions)MemberwiseClone();
+        copy.L2Grid = (L2Grid ?? DefaultL2Grid).Distinct().ToArray();
+        return copy;
+    }
 }

@@ -4,15 +4,16 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using Microsoft.ML.Clip.Imaging;
-using Microsoft.ML.Clip.Modeling;
+using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Tokenization;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Onnx;
+namespace Microsoft.ML.Clip.Modeling;
 
 /// <summary>
 /// Writes a model's image and text encoders as standalone ONNX models (opset 17) and whole export folders (both
-/// encoders, the tokenizer's files and <see cref="ClipOnnxManifest"/>).
+/// encoders, the tokenizer's files and <see cref="ClipOnnxManifest"/>). The graph building it uses
+/// (<see cref="OnnxGraph"/>, <see cref="OnnxModelBuilder"/>) lies below the model code; the towers emit into it.
 /// </summary>
 internal static class ClipOnnxExporter
 {

@@ -4,7 +4,7 @@ using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Training.Scoring;
+namespace Microsoft.ML.Clip.Scoring;
 
 /// <summary>CLIP's scoring: the cosine of the pooled, L2-normalised embeddings; a softmax over zero-shot classes.</summary>
 internal class GlobalCosineScoring : ClipScoring

@@ -1,9 +1,8 @@
 using Microsoft.ML.Clip.Modeling;
-using Microsoft.ML.Clip.Training.Objectives.Filip;
 using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Training.Scoring;
+namespace Microsoft.ML.Clip.Scoring;
 
 /// <summary>
 /// FILIP's scoring: token-wise late interaction ½(s^I + s^T) (<see cref="FilipSimilarity.Score"/>) over projected,

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Threading;
+using Microsoft.ML.Clip.Datasets.Common;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 

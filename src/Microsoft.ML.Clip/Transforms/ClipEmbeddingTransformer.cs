@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Clip.Imaging;
 using Microsoft.ML.Clip.Transforms;
 using Microsoft.ML.Clip.Transforms.Batching;
+using Microsoft.ML.Clip.Transforms.Clip;
 using Microsoft.ML.Data;
 using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Transforms.Onnx;
@@ -56,7 +57,7 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
     public int BatchSize { get; }
 
     /// <summary>What training produced this model (loss curve, validation recall), when it came from <c>ClipPretrain</c>.</summary>
-    public ClipTrainingReport? TrainingReport { get; internal set; }
+    public ClipPretrainReport? TrainingReport { get; internal set; }
 
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "CLIPEMBD",
@@ -72,7 +73,7 @@ public sealed class ClipEmbeddingTransformer : BatchedTransformerBase
     // bool + 2 strings: text (output, input)
     // ClipModelBundle (see ClipModelBundle.Save)
     /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
-    public override void SaveModel(ModelSaveContext ctx)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());

@@ -103,7 +103,7 @@ public sealed class LinearProjectionTransformer : BatchedTransformerBase
         => Create(env, ctx).MakeRowMapper(inputSchema);
 
     /// <summary>Writes the transformer into an ML.NET model zip (called by <c>mlContext.Model.Save</c>); a plain <c>Model.Load</c> reads it back.</summary>
-    public override void SaveModel(ModelSaveContext ctx)
+    private protected override void SaveModel(ModelSaveContext ctx)
     {
         Host.CheckValue(ctx, nameof(ctx));
         ctx.CheckAtModel();
@@ -120,17 +120,8 @@ public sealed class LinearProjectionTransformer : BatchedTransformerBase
         new Mapper(this, inputSchema);
 
     /// <summary>Checks the input column of <paramref name="schema"/>; the message names the column and the expected type.</summary>
-    internal int CheckInputColumn(DataViewSchema schema)
-    {
-        if (!schema.TryGetColumnIndex(InputColumnName, out int index))
-            throw Host.ExceptSchemaMismatch(nameof(schema), "input", InputColumnName);
-        var type = schema[index].Type;
-        if (type is not VectorDataViewType { ItemType: NumberDataViewType n } vector
-            || n != NumberDataViewType.Single || vector.Size != InputSize)
-            throw Host.ExceptSchemaMismatch(nameof(schema), "input", InputColumnName,
-                $"Vector<Single, {InputSize}>", type.ToString());
-        return index;
-    }
+    internal int CheckInputColumn(DataViewSchema schema) =>
+        FloatVectorColumn.Find(Host, schema, InputColumnName, "input", InputSize).Column.Index;
 
     /// <summary>Projects <paramref name="rows"/> rows of <paramref name="source"/> ([rows × InputSize]) into <paramref name="destination"/>.</summary>
     internal void Project(float[] source, int rows, float[] destination)

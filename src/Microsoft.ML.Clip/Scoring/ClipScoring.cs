@@ -6,12 +6,12 @@ using Microsoft.ML.Clip.Onnx;
 using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.Clip.Training.Scoring;
+namespace Microsoft.ML.Clip.Scoring;
 
 /// <summary>
 /// How a trained model compares images with texts, as its objective taught it: the features scoring encodes, the
 /// similarity of every image to every text, and how similarities become zero-shot probabilities. An objective
-/// supplies it (<see cref="Objectives.ClipObjective.Scoring"/>); zero-shot classification, retrieval evaluation,
+/// supplies it (<see cref="Training.Objectives.ClipObjective.Scoring"/>); zero-shot classification, retrieval evaluation,
 /// validation and the saved model use it, so a new similarity is one new subclass.
 /// </summary>
 public abstract class ClipScoring

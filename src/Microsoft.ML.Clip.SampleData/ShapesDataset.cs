@@ -4,6 +4,7 @@ using System.Collections.ObjectModel;
 using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.SampleData.Shapes;
 
 namespace Microsoft.ML.Clip.SampleData;
 

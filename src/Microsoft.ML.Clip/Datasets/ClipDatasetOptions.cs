@@ -12,7 +12,7 @@ public abstract class ClipDatasetOptions
     public bool SkipBadRecords { get; set; }
 
     /// <summary>
-    /// Check that image bytes start with a known image signature (JPEG, PNG, WebP, GIF, BMP, TIFF) when a
+    /// Check that image bytes start with a signature of a format the CLIP stages decode (JPEG, PNG, WebP, GIF, BMP, ICO) when a
     /// cursor reaches the record. Cheap (no decoding); turn off for other encodings. Default true.
     /// </summary>
     public bool ValidateImageSignature { get; set; } = true;

@@ -23,7 +23,7 @@ public class LayeringTests
     /// </summary>
     internal static readonly (string Layer, string[] Namespaces)[] Layers =
     [
-        ("TorchSharp interop", ["Microsoft.ML.Clip.Torch"]),
+        ("TorchSharp interop and concurrency", ["Microsoft.ML.Clip.Torch", "Microsoft.ML.Clip.Threading"]),
         ("formats and processes", ["Microsoft.ML.Clip.Weights", "Microsoft.ML.Clip.Onnx", "Microsoft.ML.Clip.Distributed"]),
         ("model code", ["Microsoft.ML.Clip.Modeling"]),
         ("model inputs, metrics and checks", ["Microsoft.ML.Clip.Tokenization", "Microsoft.ML.Clip.Imaging", "Microsoft.ML.Clip.Evaluation", "Microsoft.ML.Clip.Diagnostics"]),

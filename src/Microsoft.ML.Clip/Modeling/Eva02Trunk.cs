@@ -41,7 +41,7 @@ internal sealed partial class Eva02Trunk : TimmTrunk
     /// <summary>timm: class token and positions ~ trunc N(0, 0.02); each block's output projections divided by √(2·(i + 1)); the head scaled by 0.001.</summary>
     protected override void InitializeFamily()
     {
-        nn.init.trunc_normal_(cls_token, std: 0.02);
+        TruncatedNormal.Fill(cls_token, 0.02);
         var blocks = Blocks;
         for (int i = 0; i < blocks.Count; i++)
         {

@@ -36,7 +36,7 @@ internal sealed partial class SigLipTrunk : TimmTrunk
 
     /// <summary>timm: the latent query ~ trunc N(0, width^-½).</summary>
     protected override void InitializeFamily() =>
-        nn.init.trunc_normal_(attn_pool.Latent, std: Math.Pow(Architecture.Width, -0.5));
+        TruncatedNormal.Fill(attn_pool.Latent, Math.Pow(Architecture.Width, -0.5));
 
     /// <inheritdoc/>
     protected override Tensor Embed(Tensor patches) => AddPositions(patches);

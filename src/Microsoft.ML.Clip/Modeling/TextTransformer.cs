@@ -87,7 +87,7 @@ internal sealed partial class TextTransformer : nn.Module<Tensor, Tensor>, IDesc
 
     /// <inheritdoc/>
     public TowerLayout Layout => TowerLayout.Sequential(["token_embedding.", "positional_embedding"], "transformer.resblocks.",
-        Config.Layers, ["ln_final.", "text_projection"]);
+        Config.Layers, ["ln_final.", "text_projection", "text_projection."]);
 
     /// <summary>
     /// Re-draws the parameters as open_clip's <c>TextTransformer.init_parameters</c>: token embedding ~ N(0, 0.02),

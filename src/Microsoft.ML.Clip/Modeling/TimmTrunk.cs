@@ -82,10 +82,10 @@ internal abstract partial class TimmTrunk : nn.Module<Tensor, Tensor>, ITokenIma
         RegisterComponents();
         using (no_grad())
         {
-            nn.init.trunc_normal_(pos_embed, std: 0.02);
+            TruncatedNormal.Fill(pos_embed, 0.02);
             foreach (var linear in modules().OfType<Linear>())
             {
-                nn.init.trunc_normal_(linear.weight!, std: 0.02);
+                TruncatedNormal.Fill(linear.weight!, 0.02);
                 if (linear.bias is { } bias) nn.init.zeros_(bias);
             }
             InitializeFamily();

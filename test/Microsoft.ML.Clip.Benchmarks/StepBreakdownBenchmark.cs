@@ -39,10 +39,10 @@ internal static class StepBreakdownBenchmark
         var parts = new Dictionary<string, double>
         {
             ["image_attention"] = v.Layers * Timed(new MultiheadSelfAttention(v.Width, v.Width / v.HeadWidth), x => null, batch, imageTokens, v.Width, repetitions),
-            ["image_mlp"] = v.Layers * Timed(new Mlp(v.Width, (long)(v.Width * v.MlpRatio), config.QuickGelu), batch, imageTokens, v.Width, repetitions),
+            ["image_mlp"] = v.Layers * Timed(new Mlp(v.Width, (long)(v.Width * v.MlpRatio), MlpActivations.ForText(config)), batch, imageTokens, v.Width, repetitions),
             ["image_norms"] = (2 * v.Layers + 2) * Timed(new ClipLayerNorm(v.Width), batch, imageTokens, v.Width, repetitions),
             ["text_attention"] = t.Layers * Timed(new MultiheadSelfAttention(t.Width, t.Heads), CausalMask, batch, t.ContextLength, t.Width, repetitions),
-            ["text_mlp"] = t.Layers * Timed(new Mlp(t.Width, (long)(t.Width * t.MlpRatio), config.QuickGelu), batch, t.ContextLength, t.Width, repetitions),
+            ["text_mlp"] = t.Layers * Timed(new Mlp(t.Width, (long)(t.Width * t.MlpRatio), MlpActivations.ForText(config)), batch, t.ContextLength, t.Width, repetitions),
             ["text_norms"] = (2 * t.Layers + 1) * Timed(new ClipLayerNorm(t.Width), batch, t.ContextLength, t.Width, repetitions),
             ["patch_embedding"] = TimedPatchEmbedding(v, batch, repetitions),
             ["loss"] = TimedLoss(batch, config.EmbedDim, repetitions),

@@ -1,3 +1,4 @@
+using System;
 using Microsoft.ML.Clip.Torch;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -33,6 +34,12 @@ internal static class AttentionKernel
         var weights = scores.softmax(-1);
         return SafeMatMul.MatMul(weights, v, "attention values").MoveToOuterDisposeScope();
     }
+
+    /// <summary>The score scale 1/√(width / heads), after checking that <paramref name="heads"/> divide <paramref name="width"/>.</summary>
+    /// <exception cref="ArgumentException">They do not.</exception>
+    public static double Scale(long width, long heads) =>
+        heads > 0 && width % heads == 0 ? 1.0 / Math.Sqrt(width / heads)
+            : throw new ArgumentException($"width ({width}) must be divisible by heads ({heads}).");
 
     /// <summary>[N, L, H·Dh] → [N, H, L, Dh].</summary>
     public static Tensor SplitHeads(Tensor x, long heads) =>

@@ -1,4 +1,3 @@
-using System;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,11 +26,9 @@ internal sealed partial class AttentionPoolLatent : nn.Module<Tensor, Tensor>, I
     public AttentionPoolLatent(long width, long heads, long hiddenWidth, MlpActivation activation, Device? device, ScalarType? dtype)
         : base(nameof(AttentionPoolLatent))
     {
-        if (heads <= 0 || width % heads != 0)
-            throw new ArgumentException($"width ({width}) must be divisible by heads ({heads}).");
         _width = width;
         _heads = heads;
-        _scale = 1.0 / Math.Sqrt(width / heads);
+        _scale = AttentionKernel.Scale(width, heads);
         latent = new Parameter(zeros([1, 1, width], dtype ?? ScalarType.Float32, device));
         q = nn.Linear(width, width, hasBias: true, device: device, dtype: dtype);
         kv = nn.Linear(width, 2 * width, hasBias: true, device: device, dtype: dtype);

@@ -1,4 +1,3 @@
-using System;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,12 +31,10 @@ internal sealed partial class EvaAttention : nn.Module<Tensor, Tensor?, Tensor>,
     /// <param name="dtype">Parameter dtype.</param>
     public EvaAttention(long width, long heads, int prefixTokens, Device? device, ScalarType? dtype) : base(nameof(EvaAttention))
     {
-        if (heads <= 0 || width % heads != 0)
-            throw new ArgumentException($"width ({width}) must be divisible by heads ({heads}).");
         _width = width;
         _heads = heads;
         _prefixTokens = prefixTokens;
-        _scale = 1.0 / Math.Sqrt(width / heads);
+        _scale = AttentionKernel.Scale(width, heads);
         q_proj = nn.Linear(width, width, hasBias: true, device: device, dtype: dtype);
         k_proj = nn.Linear(width, width, hasBias: false, device: device, dtype: dtype);
         v_proj = nn.Linear(width, width, hasBias: true, device: device, dtype: dtype);

@@ -1,4 +1,3 @@
-using System;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -21,11 +20,9 @@ internal sealed partial class FusedQkvAttention : nn.Module<Tensor, Tensor?, Ten
     /// <summary>Creates the layer.</summary>
     public FusedQkvAttention(long width, long heads, Device? device, ScalarType? dtype) : base(nameof(FusedQkvAttention))
     {
-        if (heads <= 0 || width % heads != 0)
-            throw new ArgumentException($"width ({width}) must be divisible by heads ({heads}).");
         _width = width;
         _heads = heads;
-        _scale = 1.0 / Math.Sqrt(width / heads);
+        _scale = AttentionKernel.Scale(width, heads);
         qkv = nn.Linear(width, 3 * width, hasBias: true, device: device, dtype: dtype);
         proj = nn.Linear(width, width, hasBias: true, device: device, dtype: dtype);
         RegisterComponents();

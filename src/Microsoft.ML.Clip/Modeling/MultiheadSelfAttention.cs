@@ -1,4 +1,3 @@
-using System;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -31,11 +30,9 @@ internal sealed partial class MultiheadSelfAttention : nn.Module<Tensor, Tensor?
     public MultiheadSelfAttention(long width, long heads, Device? device = null, ScalarType? dtype = null)
         : base(nameof(MultiheadSelfAttention))
     {
-        if (heads <= 0 || width % heads != 0)
-            throw new ArgumentException($"width ({width}) must be divisible by heads ({heads}).");
         _width = width;
         _heads = heads;
-        _scale = 1.0 / Math.Sqrt(width / heads);
+        _scale = AttentionKernel.Scale(width, heads);
         var type = dtype ?? ScalarType.Float32;
         in_proj_weight = new Parameter(empty([3 * width, width], type, device));
         in_proj_bias = new Parameter(zeros(3 * width, type, device));

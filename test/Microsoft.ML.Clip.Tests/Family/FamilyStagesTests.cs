@@ -73,28 +73,7 @@ public class FamilyStagesTests(ITestOutputHelper output)
         var images = scored.GetColumn<float[]>("ImageEmbedding").ToArray();
         var labels = scored.GetColumn<string>("Label").ToArray();
 
-        var bundle = tuned.Bundle;
-        float[][] classEmbeddings;
-        using (var scope = NewDisposeScope())
-        using (no_grad())
-        {
-            var tokens = bundle.Tokenizer.EncodeBatch(Classes.Select(c => (string?)Template.Replace("{}", c)).ToList(), bundle.ContextLength);
-            var text = bundle.Model.EncodeText(tokens, normalize: true);
-            classEmbeddings = Enumerable.Range(0, Classes.Length).Select(i => text[i].data<float>().ToArray()).ToArray();
-        }
-        double scale = Math.Exp(bundle.Model.LogitScale.item<float>()), bias = bundle.Model.LogitBias!.item<float>();
-        double maxError = 0, maxSumDeviation = 0;
-        int correct = 0;
-        for (int i = 0; i < scores.Length; i++)
-        {
-            for (int k = 0; k < Classes.Length; k++)
-            {
-                double cos = images[i].Zip(classEmbeddings[k]).Sum(p => (double)p.First * p.Second);
-                maxError = Math.Max(maxError, Math.Abs(1 / (1 + Math.Exp(-(scale * cos + bias))) - scores[i][k]));
-            }
-            maxSumDeviation = Math.Max(maxSumDeviation, Math.Abs(scores[i].Sum() - 1));
-            if (Classes[Array.IndexOf(scores[i], scores[i].Max())] == labels[i]) correct++;
-        }
+        var (maxError, maxSumDeviation, correct) = SigmoidZeroShot.Check(tuned.Bundle, Classes, Template, scores, images, labels);
         output.WriteLine($"max |score − σ(t·cos + b)| {maxError:E2}; max |Σ scores − 1| {maxSumDeviation:F3}; zero-shot accuracy {correct}/{scores.Length}");
         // The stage and this loop compute the same fp32 dot products of unit vectors (length 64) and one sigmoid: rounding
         // of order 1e-7 scaled by t ≤ 100; 1e-5 leaves room, and a softmax or a missing bias is off by 1e-2 or more.

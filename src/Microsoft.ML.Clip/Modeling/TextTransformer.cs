@@ -36,8 +36,10 @@ internal sealed partial class TextTransformer : nn.Module<Tensor, Tensor>, IDesc
     {
         Config = config;
         var type = dtype ?? ScalarType.Float32;
-        token_embedding = nn.Embedding(config.VocabSize, config.Width, device: device, dtype: dtype);
+        // Created in the order the random draws of earlier versions followed (blocks, then the embedding), so a seed
+        // gives the weights it gave before.
         transformer = new Transformer(config.Width, config.Layers, config.Heads, config.MlpRatio, activation, device, dtype, config.LayerNormEps);
+        token_embedding = nn.Embedding(config.VocabSize, config.Width, device: device, dtype: dtype);
         ln_final = new ClipLayerNorm(config.Width, config.LayerNormEps, device, dtype);
         // Registration order is the state-dict order: open_clip's.
         register_module(nameof(token_embedding), token_embedding);

@@ -16,7 +16,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// </summary>
 internal abstract partial class TimmTrunk : nn.Module<Tensor, Tensor>, ITokenImageTower, ICheckpointableTower, IDescribedTower
 {
-    // Field names are the state-dict names (timm's). Not readonly: Module.to() replaces parameters.
+    // Field names are the state-dict names (timm's). pos_embed is not readonly: Module.to() replaces parameters.
     private readonly PatchEmbedding patch_embed;
     private Parameter pos_embed;
     private readonly PatchDropout patch_drop;

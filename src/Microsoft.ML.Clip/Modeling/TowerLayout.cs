@@ -31,7 +31,7 @@ internal sealed class TowerLayout
     private readonly Func<string, int?> _blockOf;
 
     /// <summary>Describes a tower whose tensor names (without <paramref name="prefix"/>) fall into the given groups.</summary>
-    /// <param name="stem">Names or name prefixes (ending in '.') of the stem.</param>
+    /// <param name="stem">Names or name prefixes (ending in '.') of the stem; "" for every name not in a block.</param>
     /// <param name="blockOf">The 0-based block of a name (without prefix), or null when it is in no block.</param>
     /// <param name="blockCount">Residual blocks in forward order.</param>
     /// <param name="head">Names or name prefixes of the head.</param>
@@ -94,8 +94,9 @@ internal sealed class TowerLayout
         return int.TryParse(index, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : null;
     }
 
+    // An entry ending in '.' is a module prefix, another a tensor name; the empty entry takes every name.
     private static bool Matches(string local, string[] entries) =>
-        entries.Any(e => e.EndsWith('.') ? local.StartsWith(e, StringComparison.Ordinal) : local == e);
+        entries.Any(e => e.Length == 0 || (e.EndsWith('.') ? local.StartsWith(e, StringComparison.Ordinal) : local == e));
 }
 
 /// <summary>A tower that describes how its tensors are laid out (<see cref="TowerLayout"/>).</summary>

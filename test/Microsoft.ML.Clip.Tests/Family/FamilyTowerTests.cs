@@ -80,6 +80,18 @@ public class FamilyTowerTests(ITestOutputHelper output)
         Assert.Equal(0.25, scales["text.transformer.resblocks.0.mlp.c_fc.weight"]);
     }
 
+    /// <summary>An image tower given to the model that does not describe itself counts as one stem: no blocks to leave unlocked.</summary>
+    [Fact]
+    public void ACustomTowerWithoutALayoutIsAllStem()
+    {
+        var config = FamilyFixture.ConfigOf("siglip-tiny");
+        using var model = new ClipModel(config, visual: nn.Sequential(("flatten", nn.Flatten()), ("proj", nn.Linear(3 * 32 * 32, 64))));
+        Assert.Equal((TowerSection.Stem, -1), ClipTowers.SectionOf("visual.proj.weight", model));
+        Assert.Equal(0, ClipTowers.BlockCount(model, ClipTower.Image));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => TowerLocking.Apply(model, TowerLock.AllButLast(1), null));
+        Assert.Contains("it has 0", ex.Message);
+    }
+
     [Theory]
     [MemberData(nameof(Towers))]
     public void AllButLastLocksTheStemAndEarlierBlocksOfTheTimmTrunk(string name)

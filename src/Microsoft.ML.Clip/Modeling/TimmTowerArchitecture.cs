@@ -53,7 +53,7 @@ public abstract record TimmTowerArchitecture
     internal abstract TimmTrunk CreateTrunk(int? headOutputs, double patchDropout, Device? device, ScalarType? dtype);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the family and <paramref name="message"/> unless <paramref name="condition"/>.</summary>
-    protected void Require(bool condition, string message)
+    private protected void Require(bool condition, string message)
     {
         if (!condition) throw new ArgumentException($"Invalid {GetType().Name}: {message}");
     }

@@ -120,6 +120,39 @@ public sealed class ClipModelBundle : IDisposable
     }
 
     /// <summary>
+    /// Loads a model folder in open_clip's Hugging Face hub layout in one call, as
+    /// <c>open_clip.create_model_and_transforms("hf-hub:...")</c> does: the architecture from <c>open_clip_config.json</c>
+    /// (<c>model_cfg</c>, e.g. EVA02-CLIP's or SigLIP's timm towers), the weights from <c>open_clip_model.safetensors</c>,
+    /// the image preprocessing from its <c>preprocess_cfg</c> and the tokenizer from the folder's files. Models with a
+    /// <c>logit_bias</c> (SigLIP) score with the sigmoid and the bias.
+    /// </summary>
+    /// <param name="folder">The folder (a local copy of the hub repository).</param>
+    /// <param name="device">Where the model runs; null: CPU.</param>
+    /// <param name="inferenceDType">Float32 or BFloat16 scoring.</param>
+    /// <exception cref="FileNotFoundException">A file the folder needs is missing; the message names it.</exception>
+    /// <exception cref="NotSupportedException">The config asks for a tower or text setting not implemented; the message
+    /// names the file and the field.</exception>
+    /// <exception cref="InvalidDataException">A tokenizer file or a <c>preprocess_cfg</c> field is malformed or not
+    /// implemented; the message names the file or the field.</exception>
+    public static ClipModelBundle FromHubFolder(string folder, Device? device = null, ScalarType inferenceDType = ScalarType.Float32)
+    {
+        var hub = OpenClipHubFolder.Open(folder);
+        var tokenizer = ClipTextTokenizer.FromHubFolder(hub.Folder);
+        var preprocessing = HubPreprocessing.Read(hub);
+        var model = new ClipModel(hub.Config, device);
+        try
+        {
+            ClipWeights.Load(model, hub.WeightsPath);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return new ClipModelBundle(model, tokenizer, preprocessing, inferenceDType);
+    }
+
+    /// <summary>
     /// Writes the model as ONNX into <paramref name="directory"/>: <c>image_encoder.onnx</c> (preprocessed pixels
     /// float32 [N, 3, S, S] → embeddings [N, D]), <c>text_encoder.onnx</c> (token ids int64 [N, context] → embeddings),
     /// the tokenizer's files (CLIP: <c>vocab.json</c> and <c>merges.txt</c>; SigLIP: <c>sentencepiece.model</c>), and <c>clip-onnx.json</c> (<see cref="ClipOnnxManifest"/>,

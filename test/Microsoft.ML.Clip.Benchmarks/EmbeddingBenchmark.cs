@@ -18,7 +18,7 @@ internal static class EmbeddingBenchmark
         using var disposePixels = pixels;
         using var disposeTokens = tokens;
         foreach (var (name, model) in new[] { ("fp32", fp32), ("bf16", bf16) })
-            MeasureTorch(name, model, pixels, tokens, repetitions);
+            MeasureTorch("vit-b-32", name, model, pixels, tokens, repetitions);
 
         using (no_grad())
         {
@@ -49,12 +49,13 @@ internal static class EmbeddingBenchmark
         return (fp32, bf16, pixels, tokens);
     }
 
-    /// <summary>TorchSharp image and text embedding throughput of <paramref name="model"/>, one JSON line each.</summary>
-    internal static void MeasureTorch(string name, ClipModel model, Tensor pixels, Tensor tokens, int repetitions)
+    /// <summary>TorchSharp image and text embedding throughput of <paramref name="model"/>, one JSON line each
+    /// (<c>{modelName}-image-embedding-{precision}</c>, <c>{modelName}-text-embedding-{precision}</c>).</summary>
+    internal static void MeasureTorch(string modelName, string precision, ClipModel model, Tensor pixels, Tensor tokens, int repetitions)
     {
         double imageSeconds = Measure.MedianSeconds(() => { using var _ = no_grad(); using var e = model.EncodeImage(pixels); }, repetitions: repetitions);
-        Measure.Report($"vit-b-32-image-embedding-{name}", ("images_per_s", pixels.shape[0] / imageSeconds), ("batch", pixels.shape[0]), ("threads", get_num_threads()));
+        Measure.Report($"{modelName}-image-embedding-{precision}", ("images_per_s", pixels.shape[0] / imageSeconds), ("batch", pixels.shape[0]), ("threads", get_num_threads()));
         double textSeconds = Measure.MedianSeconds(() => { using var _ = no_grad(); using var e = model.EncodeText(tokens); }, repetitions: repetitions);
-        Measure.Report($"vit-b-32-text-embedding-{name}", ("texts_per_s", tokens.shape[0] / textSeconds), ("batch", tokens.shape[0]), ("threads", get_num_threads()));
+        Measure.Report($"{modelName}-text-embedding-{precision}", ("texts_per_s", tokens.shape[0] / textSeconds), ("batch", tokens.shape[0]), ("threads", get_num_threads()));
     }
 }

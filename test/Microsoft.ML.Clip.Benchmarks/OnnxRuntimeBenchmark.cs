@@ -40,7 +40,7 @@ internal static class OnnxRuntimeBenchmark
             MeasureCudaIfPresent(imagePath, textPath, fp32, pixels, tokens, repetitions);
             // bf16 last: without native bf16 units (AVX2 machines) libtorch emulates it and it is the slowest.
             foreach (var (name, model) in new[] { ("torchsharp-fp32", fp32), ("torchsharp-bf16", bf16) })
-                EmbeddingBenchmark.MeasureTorch(name, model, pixels, tokens, repetitions);
+                EmbeddingBenchmark.MeasureTorch("vit-b-32", name, model, pixels, tokens, repetitions);
         }
         finally
         {

@@ -18,6 +18,7 @@ public static class Program
         var all = new (string Name, Action Run)[]
         {
             ("embedding", () => EmbeddingBenchmark.Run()),
+            ("family-embedding", () => FamilyEmbeddingBenchmark.Run()),
             ("training", () => TrainingBenchmark.Run()),
             ("locked-towers", () => LockedTowerBenchmark.Run()),
             ("objectives", () => ObjectivesBenchmark.Run()),

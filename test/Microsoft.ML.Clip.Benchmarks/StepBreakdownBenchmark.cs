@@ -58,10 +58,10 @@ internal static class StepBreakdownBenchmark
         var parts = new Dictionary<string, double>
         {
             ["image_attention"] = v.Layers * shapes.Timed(new MultiheadSelfAttention(v.Width, v.Width / v.HeadWidth, dtype: compute), x => null, imageTokens, v.Width),
-            ["image_mlp"] = v.Layers * shapes.Timed(new Mlp(v.Width, (long)(v.Width * v.MlpRatio), config.QuickGelu, dtype: compute), imageTokens, v.Width),
+            ["image_mlp"] = v.Layers * shapes.Timed(new Mlp(v.Width, (long)(v.Width * v.MlpRatio), MlpActivations.ForText(config), dtype: compute), imageTokens, v.Width),
             ["image_norms"] = (2 * v.Layers + 2) * shapes.TimedNorm(new ClipLayerNorm(v.Width, dtype: compute), imageTokens, v.Width),
             ["text_attention"] = t.Layers * shapes.Timed(new MultiheadSelfAttention(t.Width, t.Heads, dtype: compute), CausalMask, t.ContextLength, t.Width),
-            ["text_mlp"] = t.Layers * shapes.Timed(new Mlp(t.Width, (long)(t.Width * t.MlpRatio), config.QuickGelu, dtype: compute), t.ContextLength, t.Width),
+            ["text_mlp"] = t.Layers * shapes.Timed(new Mlp(t.Width, (long)(t.Width * t.MlpRatio), MlpActivations.ForText(config), dtype: compute), t.ContextLength, t.Width),
             ["text_norms"] = (2 * t.Layers + 1) * shapes.TimedNorm(new ClipLayerNorm(t.Width, dtype: compute), t.ContextLength, t.Width),
             ["patch_embedding"] = TimedPatchEmbedding(v, batch, compute, repetitions),
             ["loss"] = TimedLoss(batch, config.EmbedDim, repetitions),

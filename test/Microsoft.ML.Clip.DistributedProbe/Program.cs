@@ -1,5 +1,5 @@
 // Usage: DistributedProbe <mode> key=value ...
-//   trainer  out=DIR steps=N batch=G [objective=clip|siglip|wenlan] [micro=M] [precision=bf16] [lock=image|text-but-last] [fail=WHERE:RANK:STEP]
+//   trainer  out=DIR steps=N batch=G [objective=clip|siglip|wenlan] [micro=M] [precision=bf16] [lock=image|text-but-last] [tower=vit|eva02|siglip] [fail=WHERE:RANK:STEP]
 //            TrainingRun on deterministic tensors: with P processes, rank r trains on rows [r·G/P, (r+1)·G/P) of every
 //            global batch. Every rank writes DIR/rank<r>.txt (one "step loss gradient-norm checksum" line per step); rank 0 writes
 //            DIR/weights.safetensors. fail= makes rank RANK throw at step STEP in WHERE (encode or loss).
@@ -73,7 +73,7 @@ void Trainer()
     };
     if (Get("fail").Split(':') is [var where, var failRank, var failStep])
         objective = new FailingObjective(objective, where, int.Parse(failRank, CultureInfo.InvariantCulture) == rank ? int.Parse(failStep, CultureInfo.InvariantCulture) : -1);
-    var config = objective.PrepareArchitecture(TinyConfig(vocab: 64));
+    var config = objective.PrepareArchitecture(TinyConfig(vocab: 64, Get("tower", "vit")));
     manual_seed(7);
     using var model = new ClipModel(config, CPU);
     var options = new ClipTrainerOptions { LearningRate = 1e-3, WarmupSteps = 1, Precision = precision, MicroBatchSize = settings.ContainsKey("micro") ? GetInt("micro", 0) : null };
@@ -155,12 +155,49 @@ void Pretrain()
     }
 }
 
-static ClipConfig TinyConfig(int vocab) => new()
+static ClipConfig TinyConfig(int vocab, string tower = "vit")
 {
-    EmbedDim = 32,
-    Vision = new VisionConfig { ImageSize = 32, Layers = 1, Width = 64, HeadWidth = 32, PatchSize = 8 },
-    Text = new TextConfig { ContextLength = 24, VocabSize = vocab, Width = 64, Heads = 2, Layers = 1 },
-};
+    var config = new ClipConfig
+    {
+        EmbedDim = 32,
+        Vision = new VisionConfig { ImageSize = 32, Layers = 1, Width = 64, HeadWidth = 32, PatchSize = 8 },
+        Text = new TextConfig { ContextLength = 24, VocabSize = vocab, Width = 64, Heads = 2, Layers = 1 },
+    };
+    // The timm trunks at the family fixtures' sizes (EVA02-CLIP's projection head; SigLIP's pooled width as embedding).
+    return tower switch
+    {
+        "eva02" => config with
+        {
+            CustomText = true,
+            Vision = new VisionConfig
+            {
+                ImageSize = 32,
+                Timm = new TimmVisionConfig
+                {
+                    ModelName = "eva02_tiny_probe",
+                    Architecture = new Eva02Architecture { ImageSize = 32, PatchSize = 8, Width = 64, Depth = 2, Heads = 4, MlpRatio = 8 / 3.0, ReferenceGrid = 4 },
+                },
+            },
+        },
+        "siglip" => config with
+        {
+            EmbedDim = 64,
+            CustomText = true,
+            Vision = new VisionConfig
+            {
+                ImageSize = 32,
+                Timm = new TimmVisionConfig
+                {
+                    ModelName = "vit_tiny_probe_siglip",
+                    Architecture = new SigLipVitArchitecture { ImageSize = 32, PatchSize = 8, Width = 64, Depth = 2, Heads = 4 },
+                    HeadProjection = false,
+                },
+            },
+            Text = config.Text with { CausalMask = false, Pooling = TextPooling.Last, ProjectionBias = true, LayerNormEps = 1e-6 },
+        },
+        _ => config,
+    };
+}
 
 // The same global batch on every process: random pixels and captions (start, 1–20 random tokens, end) from the step.
 static (Tensor Pixels, Tensor Tokens) GlobalBatch(int step, int batch, ClipConfig config)

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
@@ -16,7 +17,8 @@ namespace Microsoft.ML.Clip.Modeling;
 /// </summary>
 /// <remarks>
 /// Recomputation gives the same values only for blocks without randomness or running statistics, which holds for the
-/// transformer blocks here (no dropout; LayerNorm only). The parameters are passed to the autograd function as inputs,
+/// transformer blocks here (no dropout; LayerNorm only). The block's second input (an attention mask, EVA02's rotary
+/// tables) is passed through as a constant. The parameters are passed to the autograd function as inputs,
 /// so their gradients reach <c>.grad</c> through the function's node, like those of the input.
 /// </remarks>
 internal static class ActivationCheckpoint
@@ -27,8 +29,26 @@ internal static class ActivationCheckpoint
     /// that checkpointing is in effect).</summary>
     public static long Recomputations => Interlocked.Read(ref _recomputations);
 
-    /// <summary>Applies <paramref name="block"/> to <paramref name="x"/> with checkpointing.</summary>
-    public static Tensor Run(ResidualAttentionBlock block, Tensor x, Tensor? attnMask)
+    /// <summary>
+    /// Runs <paramref name="blocks"/> in order on <paramref name="x"/>, each also given <paramref name="extra"/> (an
+    /// attention mask, rotary tables, or null), checkpointing each when <paramref name="checkpoint"/> is set and the pass
+    /// trains with gradients. Intermediate outputs are released as soon as the next block has consumed them.
+    /// </summary>
+    public static Tensor RunBlocks(IEnumerable<nn.Module<Tensor, Tensor?, Tensor>> blocks, Tensor x, Tensor? extra, bool checkpoint)
+    {
+        bool active = checkpoint && is_grad_enabled();
+        var h = x;
+        foreach (var block in blocks)
+        {
+            var next = active ? Run(block, h, extra) : block.forward(h, extra);
+            if (!ReferenceEquals(h, x)) h.Dispose();
+            h = next;
+        }
+        return ReferenceEquals(h, x) ? x.alias() : h;
+    }
+
+    /// <summary>Applies <paramref name="block"/> to <paramref name="x"/> (and <paramref name="attnMask"/>, its second input) with checkpointing.</summary>
+    public static Tensor Run(nn.Module<Tensor, Tensor?, Tensor> block, Tensor x, Tensor? attnMask)
     {
         var parameters = block.parameters().Where(p => p.requires_grad).ToArray();
         // The mask travels as an argument (not inside the call) so that autograd keeps it alive until the backward
@@ -37,7 +57,7 @@ internal static class ActivationCheckpoint
     }
 
     /// <summary>What the backward pass needs to rerun the block (not a tensor, so autograd ignores it).</summary>
-    private sealed record BlockCall(ResidualAttentionBlock Block, Parameter[] Parameters);
+    private sealed record BlockCall(nn.Module<Tensor, Tensor?, Tensor> Block, Parameter[] Parameters);
 
     private sealed class CheckpointedBlock : SingleTensorFunction<CheckpointedBlock>
     {

@@ -35,6 +35,13 @@ public sealed record ClipConfig
     /// </summary>
     public double? InitLogitBias { get; init; }
 
+    /// <summary>
+    /// open_clip's <c>CustomTextCLIP</c> layout (<c>custom_text</c>): the text tower's tensors are named under
+    /// <c>text.</c> (<c>text.token_embedding.weight</c>, <c>text.transformer.resblocks.N.*</c>, ...) instead of at the
+    /// top level as in <c>CLIP</c>. EVA02-CLIP and SigLIP checkpoints use it. The arithmetic is the same.
+    /// </summary>
+    public bool CustomText { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent field.</summary>
     public void Validate()
     {
@@ -42,6 +49,9 @@ public sealed record ClipConfig
         if (Vision is null || Text is null) throw new ArgumentException("Invalid CLIP config: vision and text configs are required.");
         Vision.Validate();
         Text.Validate();
+        if (QuickGelu && Text.TanhGelu)
+            throw new ArgumentException("Invalid CLIP config: quick_gelu and text_cfg.act_kwargs.approximate \"tanh\" exclude each other.");
+        Vision.Timm?.Validate(Vision.ImageSize, EmbedDim);
     }
 
     /// <summary>

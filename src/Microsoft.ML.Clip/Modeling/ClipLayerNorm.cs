@@ -20,8 +20,14 @@ internal sealed partial class ClipLayerNorm : nn.Module<Tensor, Tensor>
     private Parameter weight;
     private Parameter bias;
 
+    /// <summary>PyTorch's default epsilon, open_clip's unless a config's <c>norm_kwargs</c> says otherwise.</summary>
+    public const double DefaultEps = 1e-5;
+
+    /// <summary>timm's epsilon (its <c>LayerNorm</c> and the ViT's <c>partial(nn.LayerNorm, eps=1e-6)</c>).</summary>
+    public const double TimmEps = 1e-6;
+
     /// <summary>Creates a layer norm over <paramref name="width"/> features.</summary>
-    public ClipLayerNorm(long width, double eps = 1e-5, Device? device = null, ScalarType? dtype = null)
+    public ClipLayerNorm(long width, double eps = DefaultEps, Device? device = null, ScalarType? dtype = null)
         : base(nameof(ClipLayerNorm))
     {
         _shape = [width];

@@ -10,24 +10,22 @@ namespace Microsoft.ML.Clip.Modeling;
 
 /// <summary>
 /// A CLIP model (image tower + text transformer + learnable temperature) numerically matching open_clip's
-/// <c>CLIP</c>, with the same state-dict names so open_clip checkpoints load without renaming: <c>visual.*</c>,
-/// and at the top level the text tower (<c>token_embedding</c>, <c>positional_embedding</c>,
-/// <c>transformer.resblocks.N.*</c>, <c>ln_final</c>, <c>text_projection</c>) and <c>logit_scale</c>
-/// (plus <c>logit_bias</c> when <see cref="ClipConfig.InitLogitBias"/> is set).
+/// <c>CLIP</c> and <c>CustomTextCLIP</c>, with the same state-dict names so open_clip checkpoints load without
+/// renaming: <c>visual.*</c> (<c>visual.trunk.*</c> for timm towers), the text tower (<c>token_embedding</c>,
+/// <c>positional_embedding</c>, <c>transformer.resblocks.N.*</c>, <c>ln_final</c>, <c>text_projection</c>) at the top
+/// level or, with <see cref="ClipConfig.CustomText"/>, under <c>text.</c>, and <c>logit_scale</c> (plus
+/// <c>logit_bias</c> when <see cref="ClipConfig.InitLogitBias"/> is set).
 /// </summary>
 /// <remarks>
-/// The text tower is laid out flat in this class rather than as a submodule because open_clip's <c>CLIP</c>
-/// stores it that way; a submodule would prefix every name.
+/// open_clip's <c>CLIP</c> stores the text tower's parts flat rather than as a submodule; <c>CustomTextCLIP</c> keeps
+/// it as <c>text</c>. Both are one text tower here, registered either way.
 /// </remarks>
 public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
 {
-    // Registration order = state-dict order. Field names are the state-dict names.
-    private nn.Module<Tensor, Tensor> visual;
-    private Transformer transformer;
-    private Embedding token_embedding;
-    private Parameter positional_embedding;
-    private ClipLayerNorm ln_final;
-    private Parameter text_projection;
+    // Field names are the state-dict names. Registered by hand (see RegisterComponents) because where the text
+    // tower's parts go depends on the layout.
+    private readonly nn.Module<Tensor, Tensor> visual;
+    private readonly TextTransformer text;
     private Parameter logit_scale;
     private Parameter? logit_bias;
 
@@ -45,20 +43,35 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
         config.Validate();
         Config = config;
         var type = dtype ?? ScalarType.Float32;
-        var text = config.Text;
 
         this.visual = visual ?? ImageTowers.Create(config.Vision, config.EmbedDim, config.QuickGelu, device, dtype);
-        transformer = new Transformer(text.Width, text.Layers, text.Heads, text.MlpRatio, config.QuickGelu, device, dtype);
-        token_embedding = nn.Embedding(text.VocabSize, text.Width, device: device, dtype: dtype);
-        positional_embedding = new Parameter(empty([text.ContextLength, text.Width], type, device));
-        ln_final = new ClipLayerNorm(text.Width, device: device, dtype: dtype);
-        text_projection = new Parameter(empty([text.Width, config.EmbedDim], type, device));
+        text = new TextTransformer(config.Text, config.EmbedDim, MlpActivations.ForText(config), device, dtype);
         logit_scale = new Parameter(full(Array.Empty<long>(), config.InitLogitScale, type, device));
         logit_bias = config.InitLogitBias is double bias ? new Parameter(full(Array.Empty<long>(), bias, type, device)) : null;
-        RegisterComponents();
-        InitializeTextParameters();
+
+        register_module(nameof(visual), this.visual);
+        if (config.CustomText)
+        {
+            register_module(nameof(text), text);
+        }
+        else
+        {
+            // open_clip's CLIP order: transformer, token_embedding, positional_embedding, ln_final, text_projection.
+            register_module("transformer", text.Transformer);
+            register_module("token_embedding", text.TokenEmbedding);
+            register_parameter("positional_embedding", text.PositionalEmbedding);
+            register_module("ln_final", text.FinalNorm);
+            if (text.ProjectionLayer is { } layer) register_module("text_projection", layer);
+            else register_parameter("text_projection", text.ProjectionMatrix!);
+            text.Owner = this;
+        }
+        register_parameter(nameof(logit_scale), logit_scale);
+        if (logit_bias is not null) register_parameter(nameof(logit_bias), logit_bias);
         this.DetachFromDisposeScopes();
     }
+
+    /// <summary>Everything is registered in the constructor: the text tower's place depends on the layout.</summary>
+    protected override void RegisterComponents() { }
 
     /// <summary>The architecture.</summary>
     public ClipConfig Config { get; }
@@ -69,8 +82,15 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     /// <summary>The prefix of the image tower's names in the model's state dict (<c>visual.</c>, as open_clip's).</summary>
     internal const string ImageTowerPrefix = nameof(visual) + ".";
 
-    /// <summary>The text transformer blocks (<c>transformer</c>).</summary>
-    internal Transformer TextTransformer => transformer;
+    /// <summary>The text tower.</summary>
+    internal TextTransformer Text => text;
+
+    /// <summary>The image tower's layout inside this model (<c>visual.</c> prefix); a tower that does not describe itself is one stem.</summary>
+    internal TowerLayout ImageLayout => (visual is IDescribedTower tower ? tower.Layout
+        : new TowerLayout([""], _ => null, 0, [], decaysByDepth: false)).WithPrefix(ImageTowerPrefix);
+
+    /// <summary>The text tower's layout inside this model (no prefix, or <c>text.</c> with <see cref="ClipConfig.CustomText"/>).</summary>
+    internal TowerLayout TextLayout => text.Layout.WithPrefix(Config.CustomText ? "text." : "");
 
     /// <summary>
     /// Turns activation checkpointing of each tower's residual blocks on or off (training passes with gradients only).
@@ -82,7 +102,7 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
         else if (image)
             throw new NotSupportedException($"Activation checkpointing covers transformer blocks, and this image tower ({visual.GetType().Name}) " +
                 "has none (a ModifiedResNet's BatchNorm would also count its statistics twice). Checkpoint the text tower only.");
-        transformer.CheckpointActivations = text;
+        this.text.Transformer.CheckpointActivations = text;
     }
 
     /// <summary>The learnable log inverse temperature (<c>logit_scale</c>, 0-dim).</summary>
@@ -104,40 +124,21 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
         }
     }
 
-    private System.Collections.Generic.IEnumerable<MultiheadSelfAttention> AttentionLayers() =>
-        modules().OfType<MultiheadSelfAttention>();
+    private System.Collections.Generic.IEnumerable<IAttentionLayer> AttentionLayers() =>
+        modules().OfType<IAttentionLayer>();
 
     /// <summary>dtype of the matrix weights (the dtype towers compute in).</summary>
-    public ScalarType DType => text_projection.dtype;
+    public ScalarType DType => text.TokenEmbedding.weight!.dtype;
 
     /// <summary>Device holding the parameters.</summary>
-    public Device Device => text_projection.device;
+    public Device Device => text.TokenEmbedding.weight!.device;
 
     /// <summary>
-    /// Re-draws the text tower as open_clip's <c>CLIP.init_parameters</c>: token embedding ~ N(0, 0.02),
+    /// Re-draws the text tower as open_clip's <c>TextTransformer.init_parameters</c>: token embedding ~ N(0, 0.02),
     /// positional embedding ~ N(0, 0.01), attention in-projections ~ N(0, width^-½), output and MLP-out
     /// projections ~ N(0, width^-½·(2·layers)^-½), MLP-in ~ N(0, (2·width)^-½), text projection ~ N(0, width^-½).
     /// </summary>
-    public void InitializeTextParameters()
-    {
-        double width = Config.Text.Width;
-        double attnStd = Math.Pow(width, -0.5);
-        double projStd = attnStd * Math.Pow(2.0 * Config.Text.Layers, -0.5);
-        double fcStd = Math.Pow(2 * width, -0.5);
-        using (no_grad())
-        {
-            nn.init.normal_(token_embedding.weight!, 0, 0.02);
-            nn.init.normal_(positional_embedding, 0, 0.01);
-            foreach (var block in transformer.Blocks)
-            {
-                nn.init.normal_(block.Attention.InProjWeight, 0, attnStd);
-                nn.init.normal_(block.Attention.OutProj.weight!, 0, projStd);
-                nn.init.normal_(block.Mlp.Fc.weight!, 0, fcStd);
-                nn.init.normal_(block.Mlp.Proj.weight!, 0, projStd);
-            }
-            nn.init.normal_(text_projection, 0, attnStd);
-        }
-    }
+    public void InitializeTextParameters() => text.InitializeParameters();
 
     /// <summary>
     /// Image embeddings [N, embed_dim] as fp32 (open_clip <c>encode_image</c>).
@@ -155,17 +156,16 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     }
 
     /// <summary>
-    /// Text embeddings [N, embed_dim] as fp32 (open_clip <c>encode_text</c>): the final-LayerNorm output at
-    /// each row's largest token id (the end-of-text token, as CLIP), times <c>text_projection</c>.
+    /// Text embeddings [N, embed_dim] as fp32 (open_clip <c>encode_text</c>): the final-LayerNorm output at the pooled
+    /// position (<see cref="TextConfig.Pooling"/>: each row's largest token id, CLIP's end-of-text token, by default;
+    /// the last position for SigLIP, whose tokenizer pads to the context length), through <c>text_projection</c>.
     /// </summary>
     /// <param name="tokens">Token ids [N, L] (int64 or int32), L ≤ context length, zero padded.</param>
     /// <param name="normalize">L2-normalise the embeddings.</param>
     public Tensor EncodeText(Tensor tokens, bool normalize = false)
     {
         using var scope = NewDisposeScope();
-        var (pooled, _) = EncodeTextCore(tokens);
-        var features = SafeMatMul.MatMul(pooled, text_projection, "text_projection");
-        return Finish(features, normalize).MoveToOuterDisposeScope();
+        return Finish(text.forward(tokens), normalize).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -187,9 +187,9 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     public TowerOutput EncodeTextTokens(Tensor tokens, bool projectTokens = true)
     {
         using var scope = NewDisposeScope();
-        var (pooled, all) = EncodeTextCore(tokens);
-        pooled = SafeMatMul.MatMul(pooled, text_projection, "text_projection");
-        if (projectTokens) all = SafeMatMul.MatMul(all, text_projection, "text_projection");
+        var (pooled, all) = text.Encode(tokens);
+        pooled = text.Project(pooled);
+        if (projectTokens) all = text.Project(all);
         return new TowerOutput(pooled.MoveToOuterDisposeScope(), all.MoveToOuterDisposeScope());
     }
 
@@ -285,33 +285,6 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
         ConditionallyRegisterParameter(name, replacement);
         if (name == nameof(logit_scale)) logit_scale = replacement;
         else logit_bias = replacement;
-    }
-
-    private (Tensor Pooled, Tensor Tokens) EncodeTextCore(Tensor tokens)
-    {
-        if (tokens.dim() != 2)
-            throw new ArgumentException($"Expected token ids of shape [N, L], got [{string.Join(", ", tokens.shape)}].", nameof(tokens));
-        long n = tokens.shape[0], length = tokens.shape[1];
-        if (length > Config.Text.ContextLength || length < 1)
-            throw new ArgumentException($"Token sequences have length {length}; this model takes 1 to {Config.Text.ContextLength}.", nameof(tokens));
-        if (tokens.dtype is not (ScalarType.Int64 or ScalarType.Int32))
-            throw new ArgumentException($"Token ids must be Int64 or Int32, got {tokens.dtype}.", nameof(tokens));
-
-        var ids = tokens.to(ScalarType.Int64, token_embedding.weight!.device);
-        var embedded = token_embedding.forward(ids);
-        var compute = embedded.dtype;
-        var x = ResidualStream.Enter(embedded);
-        x = ScalarSafe.Add(x, positional_embedding.narrow(0, 0, length).to(x.dtype));
-        // Causal mask as open_clip: −∞ above the diagonal, 0 elsewhere, added to the attention scores.
-        // Built per call on the activations' device and dtype (cheap: L × L) rather than kept as a buffer.
-        var mask = ScalarSafe.Full([length, length], float.NegativeInfinity, x.dtype, x.device).triu_(1);
-        x = transformer.forward(x, mask);
-        x = ln_final.forward(x, compute); // in the model's dtype, for text_projection
-        // Pool at the end-of-text token, which has the largest id (argmax picks the first occurrence).
-        long width = x.shape[2];
-        var eot = ids.argmax(-1).view(n, 1, 1).expand(n, 1, width);
-        var pooled = x.gather(1, eot).squeeze(1);
-        return (pooled, x);
     }
 
     private static Tensor Finish(Tensor features, bool normalize)

@@ -6,7 +6,9 @@ namespace Microsoft.ML.Clip.Modeling;
 
 /// <summary>
 /// Named architectures: open_clip's ViT-B-32, ViT-B-16, ViT-L-14 and RN50 (each also as <c>-quickgelu</c>, the
-/// activation OpenAI's released weights need), plus small CPU-sized models for training experiments.
+/// activation OpenAI's released weights need), EVA02-B-16, EVA02-L-14, ViT-B-16-SigLIP, ViT-B-16-SigLIP2 and
+/// ViT-SO400M-14-SigLIP (open_clip 2.32's configs of those names; their parameter counts equal open_clip's), plus small
+/// CPU-sized models for training experiments.
 /// </summary>
 public static class ClipPresets
 {
@@ -38,6 +40,32 @@ public static class ClipPresets
         Vision = new VisionConfig { ImageSize = 224, ResNetLayers = new[] { 3, 4, 6, 3 }, Width = 64 },
         Text = OpenAIText512,
     };
+
+    /// <summary>
+    /// open_clip EVA02-B-16 (EVA02-CLIP): timm <c>eva02_base_patch16_clip_224</c> image trunk with its head as
+    /// projection; 12 × 512 CLIP text tower in <c>CustomTextCLIP</c> layout; embed 512 (149,691,137 parameters, the
+    /// image tower 86,263,040).
+    /// </summary>
+    public static ClipConfig Eva02B16 { get; } = Eva02("eva02_base_patch16_clip_224", 512, OpenAIText512);
+
+    /// <summary>open_clip EVA02-L-14: timm <c>eva02_large_patch14_clip_224</c>; 12 × 768 text; embed 768 (427,755,457 parameters).</summary>
+    public static ClipConfig Eva02L14 { get; } = Eva02("eva02_large_patch14_clip_224", 768,
+        new TextConfig { ContextLength = 77, VocabSize = 49408, Width = 768, Heads = 12, Layers = 12 });
+
+    /// <summary>
+    /// open_clip ViT-B-16-SigLIP: timm <c>vit_base_patch16_siglip_224</c> (attention-pool head, no projection); SigLIP's
+    /// text tower (context 64, vocabulary 32,000, 12 × 768, no causal mask, last-position pooling, biased projection,
+    /// LayerNorm eps 1e-6); embed 768; logit bias −10 (203,155,970 parameters: image 92,884,224, text 110,271,744).
+    /// </summary>
+    public static ClipConfig VitB16SigLip { get; } = SigLip("vit_base_patch16_siglip_224", 768, SigLipText(64, 32_000, 768, 12, 12));
+
+    /// <summary>open_clip ViT-B-16-SigLIP2: as ViT-B-16-SigLIP with the Gemma vocabulary (256,000) and tanh GELU in the text tower (375,187,970 parameters).</summary>
+    public static ClipConfig VitB16SigLip2 { get; } = SigLip("vit_base_patch16_siglip_224", 768,
+        SigLipText(64, 256_000, 768, 12, 12) with { TanhGelu = true });
+
+    /// <summary>open_clip ViT-SO400M-14-SigLIP: timm <c>vit_so400m_patch14_siglip_224</c>; text context 16, 27 × 1152, MLP ratio 3.7362; embed 1152 (877,360,306 parameters).</summary>
+    public static ClipConfig VitSo400m14SigLip { get; } = SigLip("vit_so400m_patch14_siglip_224", 1152,
+        SigLipText(16, 32_000, 1152, 16, 27) with { MlpRatio = 3.7362 });
 
     /// <summary>
     /// A tiny CPU model for tests and smoke runs: 64 px, patch 16, 4 × 128 vision; context 32, 4 × 128 text;
@@ -83,8 +111,44 @@ public static class ClipPresets
             table[name] = config;
             table[name + "-quickgelu"] = config with { QuickGelu = true };
         }
+        foreach (var (name, config) in new[] { ("EVA02-B-16", Eva02B16), ("EVA02-L-14", Eva02L14), ("ViT-B-16-SigLIP", VitB16SigLip),
+                     ("ViT-B-16-SigLIP2", VitB16SigLip2), ("ViT-SO400M-14-SigLIP", VitSo400m14SigLip) })
+            table[name] = config;
         table["tiny"] = Tiny;
         table["small"] = Small;
         return table;
     }
+
+    private static ClipConfig Eva02(string timmName, int embedDim, TextConfig text) => new()
+    {
+        EmbedDim = embedDim,
+        CustomText = true,
+        Vision = Timm(timmName, headProjection: true),
+        Text = text,
+    };
+
+    private static ClipConfig SigLip(string timmName, int embedDim, TextConfig text) => new()
+    {
+        EmbedDim = embedDim,
+        CustomText = true,
+        InitLogitBias = -10,
+        Vision = Timm(timmName, headProjection: false),
+        Text = text,
+    };
+
+    private static VisionConfig Timm(string timmName, bool headProjection)
+    {
+        var architecture = TimmModels.Get(timmName);
+        return new VisionConfig
+        {
+            ImageSize = architecture.ImageSize,
+            Timm = new TimmVisionConfig { ModelName = timmName, Architecture = architecture, HeadProjection = headProjection },
+        };
+    }
+
+    private static TextConfig SigLipText(int context, int vocabulary, int width, int heads, int layers) => new()
+    {
+        ContextLength = context, VocabSize = vocabulary, Width = width, Heads = heads, Layers = layers,
+        CausalMask = false, Pooling = TextPooling.Last, ProjectionBias = true, LayerNormEps = 1e-6,
+    };
 }

@@ -29,7 +29,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <para>BatchNorm follows the module mode: <c>eval()</c> normalises with the running statistics, <c>train()</c> with
 /// batch statistics and updates the running statistics (momentum 0.1), as PyTorch does.</para>
 /// </remarks>
-public sealed partial class ModifiedResNet : Module<Tensor, Tensor>
+public sealed partial class ModifiedResNet : Module<Tensor, Tensor>, IDescribedTower
 {
     private readonly CheckedConv2d conv1;
     private readonly BatchNorm2d bn1;
@@ -113,6 +113,20 @@ public sealed partial class ModifiedResNet : Module<Tensor, Tensor>
 
     /// <summary>Blocks per stage.</summary>
     public IReadOnlyList<int> Layers => Array.AsReadOnly(_layers);
+
+    /// <summary>
+    /// Stem <c>conv1..3</c>/<c>bn1..3</c>, the bottlenecks <c>layerS.J</c> numbered over the four stages in forward
+    /// order, head <c>attnpool</c>. One learning rate for the whole tower (no decay by depth), as before this description.
+    /// </summary>
+    TowerLayout IDescribedTower.Layout => new(
+        ["conv1.", "bn1.", "conv2.", "bn2.", "conv3.", "bn3."],
+        name =>
+        {
+            for (int stage = 0, first = 0; stage < _layers.Length; first += _layers[stage], stage++)
+                if (TowerLayout.BlockIndex(name, $"layer{stage + 1}.") is int block) return first + block;
+            return null;
+        },
+        _layers.Sum(), ["attnpool."], decaysByDepth: false);
 
     /// <summary>Output embedding size.</summary>
     public int OutputDim { get; }

@@ -1,5 +1,4 @@
 using Microsoft.ML.Clip.Onnx;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Modeling;
 
@@ -15,22 +14,9 @@ internal sealed partial class MultiheadSelfAttention
     /// <param name="name">Prefix of the emitted names.</param>
     public string EmitOnnx(OnnxGraph graph, string x, string? mask, string name)
     {
-        long headWidth = _width / _heads;
-        // [N, L, width] → [N, H, L, Dh] (k: [N, H, Dh, L], ready for the product).
-        string Heads(int index, string part, params long[] perm)
-        {
-            using var w = in_proj_weight.detach().narrow(0, index * _width, _width);
-            using var b = in_proj_bias.detach().narrow(0, index * _width, _width);
-            var projected = graph.Add(graph.MatMul(x, graph.WeightTransposed(w, $"{name}_{part}_weight"), $"{name}_{part}_matmul"),
-                graph.Weight(b, $"{name}_{part}_bias"), $"{name}_{part}");
-            return graph.Transpose(graph.Reshape(projected, $"{name}_{part}_heads", 0, 0, _heads, headWidth), $"{name}_{part}_t", perm);
-        }
-        var q = graph.Mul(Heads(0, "q", 0, 2, 1, 3), graph.Scalar(_scale, name + "_scale"), name + "_q_scaled");
-        var k = Heads(1, "k", 0, 2, 3, 1);
-        var v = Heads(2, "v", 0, 2, 1, 3);
-        var weights = graph.Softmax(graph.MatMul(q, k, name + "_scores"), name + "_softmax", mask);
-        var context = graph.Transpose(graph.MatMul(weights, v, name + "_context"), name + "_context_t", 0, 2, 1, 3);
-        context = graph.Reshape(context, name + "_context_merged", 0, 0, _width);
+        string Heads(int index, string part, bool keys = false) =>
+            graph.PackedHeads(x, in_proj_weight, in_proj_bias, index, _heads, $"{name}_{part}", keys);
+        var context = graph.Attention(Heads(0, "q"), Heads(1, "k", keys: true), Heads(2, "v"), _scale, _width, name, mask);
         return graph.Linear(context, out_proj, name + "_out_proj");
     }
 }

@@ -16,7 +16,6 @@ internal static class OpenClipConfigJson
     // (or fail later with a confusing shape error), so it is rejected up front with the key's name.
     private static readonly (string Key, Func<JsonElement, bool> IsDefault, string Expected)[] VisionDefaultsOnly =
     [
-        ("timm_model_name", IsNullOrEmptyString, "null (timm image towers are not supported)"),
         ("ls_init_value", IsNull, "null (LayerScale is not supported)"),
         ("attentional_pool", IsFalse, "false"),
         ("no_ln_pre", IsFalse, "false"),
@@ -41,14 +40,9 @@ internal static class OpenClipConfigJson
         ("hf_model_name", IsNullOrEmptyString, "null (Hugging Face text towers are not supported)"),
         ("ls_init_value", IsNull, "null (LayerScale is not supported)"),
         ("embed_cls", IsFalse, "false"),
-        ("no_causal_mask", IsFalse, "false"),
         ("final_ln_after_pool", IsFalse, "false"),
-        ("pool_type", e => IsNull(e) || IsString(e, "argmax"), "\"argmax\""),
-        ("proj_bias", IsFalse, "false"),
         ("proj_type", e => IsNull(e) || IsString(e, "linear"), "\"linear\""),
         ("ln_post_emb", IsFalse, "false"),
-        ("act_kwargs", IsNullOrEmptyObject, "null"),
-        ("norm_kwargs", IsNullOrEmptyObject, "null"),
         ("block_type", e => IsNull(e) || IsString(e, "default"), "null"),
         ("qk_norm", IsFalse, "false"),
         ("scaled_cosine_attn", IsFalse, "false"),
@@ -58,9 +52,16 @@ internal static class OpenClipConfigJson
         ("scale_fc", IsFalse, "false"),
     ];
 
+    // What a timm image tower (timm_model_name) may set besides its name, pool and projection.
+    private static readonly (string Key, Func<JsonElement, bool> IsDefault, string Expected)[] TimmDefaultsOnly =
+    [
+        ("timm_model_pretrained", IsFalse, "false (the weights come from the checkpoint)"),
+        ("timm_drop", e => IsNull(e) || IsZero(e), "0 (head dropout is not supported)"),
+        ("timm_drop_path", e => IsNull(e) || IsZero(e), "null (stochastic depth is not supported)"),
+    ];
+
     private static readonly (string Key, Func<JsonElement, bool> IsDefault, string Expected)[] TopDefaultsOnly =
     [
-        ("custom_text", IsFalse, "false (CustomTextCLIP layouts are not supported)"),
         ("multimodal_cfg", IsNull, "absent (CoCa models are not supported)"),
     ];
 
@@ -99,6 +100,7 @@ internal static class OpenClipConfigJson
             {
                 EmbedDim = Int(root, "embed_dim", "", null),
                 QuickGelu = Bool(root, "quick_gelu", "", false),
+                CustomText = Bool(root, "custom_text", "", false),
                 InitLogitScale = Number(root, "init_logit_scale", "", ClipConfig.DefaultInitLogitScale),
                 InitLogitBias = NullableNumber(root, "init_logit_bias", ""),
                 Vision = ParseVision(vision),
@@ -120,6 +122,16 @@ internal static class OpenClipConfigJson
     {
         const string p = "vision_cfg.";
         var defaults = new VisionConfig();
+        if (v.TryGetProperty("timm_model_name", out var timmName) && !IsNullOrEmptyString(timmName))
+        {
+            var timm = ParseTimm(v, timmName);
+            return new VisionConfig
+            {
+                ImageSize = v.TryGetProperty("image_size", out var size) ? SquareSize(size, p + "image_size") : timm.Architecture.ImageSize,
+                Timm = timm,
+                PatchDropout = Number(v, "patch_dropout", p, 0),
+            };
+        }
         int[]? resnet = null;
         int layers = defaults.Layers;
         if (v.TryGetProperty("layers", out var layersElement) && layersElement.ValueKind == JsonValueKind.Array)
@@ -158,6 +170,31 @@ internal static class OpenClipConfigJson
         };
     }
 
+    // A timm trunk: the name must be a known one (TimmModels); the pool must be the one its family is built with; the
+    // projection is the trunk's head (timm_proj null) or none ("none"). open_clip's default timm_proj, "linear", adds a
+    // projection layer after the trunk, which is not built here.
+    private static TimmVisionConfig ParseTimm(JsonElement v, JsonElement name)
+    {
+        const string p = "vision_cfg.";
+        if (name.ValueKind != JsonValueKind.String)
+            throw new FormatException($"'{p}timm_model_name' must be a string, got {name.GetRawText()}.");
+        string modelName = name.GetString()!;
+        if (!TimmModels.TryGet(modelName, out var architecture))
+            throw new NotSupportedException($"The open_clip model config uses features this library does not implement: '{p}timm_model_name' = " +
+                $"\"{modelName}\" (supported: {string.Join(", ", TimmModels.Names)}).");
+        CheckDefaults(v, TimmDefaultsOnly, p);
+        string pool = v.TryGetProperty("timm_pool", out var poolElement) && poolElement.ValueKind == JsonValueKind.String ? poolElement.GetString()! : "avg";
+        if (pool != architecture.Pool)
+            throw new NotSupportedException($"The open_clip model config uses features this library does not implement: '{p}timm_pool' = \"{pool}\" " +
+                $"(supported for {modelName}: \"{architecture.Pool}\").");
+        bool hasProjection = v.TryGetProperty("timm_proj", out var projection);
+        if (!hasProjection || !(projection.ValueKind == JsonValueKind.Null || IsString(projection, "none")))
+            throw new NotSupportedException("The open_clip model config uses features this library does not implement: " +
+                $"'{p}timm_proj' = {(hasProjection ? projection.GetRawText() : "\"linear\" (open_clip's default)")} " +
+                "(supported: null, the trunk's head as projection, or \"none\").");
+        return new TimmVisionConfig { ModelName = modelName, Architecture = architecture, HeadProjection = projection.ValueKind == JsonValueKind.Null };
+    }
+
     private static TextConfig ParseText(JsonElement t)
     {
         const string p = "text_cfg.";
@@ -170,7 +207,48 @@ internal static class OpenClipConfigJson
             Heads = Int(t, "heads", p, d.Heads),
             Layers = Int(t, "layers", p, d.Layers),
             MlpRatio = Number(t, "mlp_ratio", p, d.MlpRatio),
+            CausalMask = !Bool(t, "no_causal_mask", p, false),
+            Pooling = TextPoolingOf(t),
+            ProjectionBias = Bool(t, "proj_bias", p, false),
+            LayerNormEps = SingleKey(t, "norm_kwargs", "eps", e => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double x) && x > 0,
+                "a positive number", e => e.GetDouble()) ?? d.LayerNormEps,
+            TanhGelu = SingleKey(t, "act_kwargs", "approximate", e => IsString(e, "tanh") || IsString(e, "none"),
+                "\"tanh\" or \"none\"", e => e.GetString() == "tanh") ?? false,
         };
+    }
+
+    private static TextPooling TextPoolingOf(JsonElement t)
+    {
+        if (!t.TryGetProperty("pool_type", out var value) || value.ValueKind == JsonValueKind.Null) return TextPooling.EndOfText;
+        return value.ValueKind == JsonValueKind.String ? value.GetString() switch
+        {
+            "argmax" => TextPooling.EndOfText,
+            "last" => TextPooling.Last,
+            "first" => TextPooling.First,
+            _ => throw new NotSupportedException("The open_clip model config uses features this library does not implement: " +
+                $"'text_cfg.pool_type' = {value.GetRawText()} (supported: \"argmax\", \"last\", \"first\")."),
+        } : throw new FormatException($"'text_cfg.pool_type' must be a string, got {value.GetRawText()}.");
+    }
+
+    // An open_clip "*_kwargs" object of which one key is supported: its value read, every other key refused by name.
+    private static T? SingleKey<T>(JsonElement t, string objectKey, string key, Func<JsonElement, bool> valid, string expected, Func<JsonElement, T> read)
+        where T : struct
+    {
+        if (!t.TryGetProperty(objectKey, out var obj) || obj.ValueKind == JsonValueKind.Null) return null;
+        if (obj.ValueKind != JsonValueKind.Object)
+            throw new FormatException($"'text_cfg.{objectKey}' must be a JSON object, got {obj.GetRawText()}.");
+        T? result = null;
+        foreach (var property in obj.EnumerateObject())
+        {
+            if (property.Name != key)
+                throw new NotSupportedException("The open_clip model config uses features this library does not implement: " +
+                    $"'text_cfg.{objectKey}.{property.Name}' (supported: {key} only).");
+            if (!valid(property.Value))
+                throw new NotSupportedException("The open_clip model config uses features this library does not implement: " +
+                    $"'text_cfg.{objectKey}.{key}' = {property.Value.GetRawText()} (supported: {expected}).");
+            result = read(property.Value);
+        }
+        return result;
     }
 
     public static string Write(ClipConfig config)
@@ -181,6 +259,7 @@ internal static class OpenClipConfigJson
             w.WriteStartObject();
             w.WriteNumber("embed_dim", config.EmbedDim);
             w.WriteBoolean("quick_gelu", config.QuickGelu);
+            if (config.CustomText) w.WriteBoolean("custom_text", true);
             if (config.InitLogitScale != ClipConfig.DefaultInitLogitScale)
                 w.WriteNumber("init_logit_scale", config.InitLogitScale);
             if (config.InitLogitBias is double bias)
@@ -189,7 +268,16 @@ internal static class OpenClipConfigJson
             var v = config.Vision;
             w.WriteStartObject("vision_cfg");
             w.WriteNumber("image_size", v.ImageSize);
-            if (v.ResNetLayers is { } stages)
+            if (v.Timm is { } timm)
+            {
+                w.WriteString("timm_model_name", timm.ModelName);
+                w.WriteBoolean("timm_model_pretrained", false);
+                w.WriteString("timm_pool", timm.Architecture.Pool);
+                if (timm.HeadProjection) w.WriteNull("timm_proj");
+                else w.WriteString("timm_proj", "none");
+                if (v.PatchDropout > 0) w.WriteNumber("patch_dropout", v.PatchDropout);
+            }
+            else if (v.ResNetLayers is { } stages)
             {
                 w.WriteStartArray("layers");
                 foreach (int n in stages) w.WriteNumberValue(n);
@@ -217,6 +305,21 @@ internal static class OpenClipConfigJson
             w.WriteNumber("heads", t.Heads);
             w.WriteNumber("layers", t.Layers);
             w.WriteNumber("mlp_ratio", t.MlpRatio);
+            if (!t.CausalMask) w.WriteBoolean("no_causal_mask", true);
+            if (t.Pooling != TextPooling.EndOfText) w.WriteString("pool_type", t.Pooling == TextPooling.Last ? "last" : "first");
+            if (t.ProjectionBias) w.WriteBoolean("proj_bias", true);
+            if (t.LayerNormEps != new TextConfig().LayerNormEps)
+            {
+                w.WriteStartObject("norm_kwargs");
+                w.WriteNumber("eps", t.LayerNormEps);
+                w.WriteEndObject();
+            }
+            if (t.TanhGelu)
+            {
+                w.WriteStartObject("act_kwargs");
+                w.WriteString("approximate", "tanh");
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -289,6 +392,7 @@ internal static class OpenClipConfigJson
     }
 
     private static bool IsNull(JsonElement e) => e.ValueKind == JsonValueKind.Null;
+    private static bool IsZero(JsonElement e) => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double x) && x == 0;
     private static bool IsFalse(JsonElement e) => e.ValueKind is JsonValueKind.False or JsonValueKind.Null;
     private static bool IsString(JsonElement e, string s) => e.ValueKind == JsonValueKind.String && e.GetString() == s;
     private static bool IsNullOrEmptyString(JsonElement e) => IsNull(e) || IsString(e, "");

@@ -5,43 +5,53 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Clip.Modeling;
 
 /// <summary>
-/// FLIP-style patch dropout (open_clip <c>PatchDropout</c>): in training mode keeps a random subset of
-/// <c>max(1, ⌊P·(1−p)⌋)</c> of the P patch tokens per image, always keeping the class token in front; identity
-/// in eval mode or when p = 0. Applied after the positional embedding, before <c>ln_pre</c>.
+/// FLIP-style patch dropout (open_clip's and timm's <c>PatchDropout</c>): in training mode keeps a random subset of
+/// <c>max(1, ⌊P·(1−p)⌋)</c> of the P patch tokens per image, always keeping the prefix tokens (a class token) in
+/// front; identity in eval mode or when p = 0. Applied after the positional embedding.
 /// </summary>
 internal sealed class PatchDropout : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the module with drop probability <paramref name="probability"/> in [0, 1).</summary>
-    public PatchDropout(double probability) : base(nameof(PatchDropout))
+    /// <param name="probability">Fraction of patch tokens dropped in training mode.</param>
+    /// <param name="prefixTokens">Tokens in front of the patches that are always kept (1: a class token; 0: none, SigLIP).</param>
+    public PatchDropout(double probability, int prefixTokens = 1) : base(nameof(PatchDropout))
     {
         if (probability < 0 || probability >= 1)
             throw new ArgumentOutOfRangeException(nameof(probability), probability, "Patch dropout must be in [0, 1).");
+        ArgumentOutOfRangeException.ThrowIfNegative(prefixTokens);
         Probability = probability;
+        PrefixTokens = prefixTokens;
     }
 
     /// <summary>Fraction of patch tokens dropped in training mode.</summary>
     public double Probability { get; }
 
+    /// <summary>Tokens kept in front of the patches.</summary>
+    public int PrefixTokens { get; }
+
     /// <summary>Number of patch tokens kept out of <paramref name="patches"/>.</summary>
     public int KeptCount(int patches) => Math.Max(1, (int)(patches * (1 - Probability)));
 
-    /// <summary>Drops patch tokens of <paramref name="x"/> [N, 1 + P, width] (class token first).</summary>
+    /// <summary>
+    /// The patches to keep [N, K] (int64 indices into the P patches) in training mode, drawn uniformly per image (random
+    /// scores, top-k, as open_clip); null in eval mode or when nothing is dropped.
+    /// </summary>
+    public Tensor? DrawKeepIndices(long n, int patches, Device device) =>
+        !training || Probability == 0 ? null : randn(n, patches, device: device).topk(KeptCount(patches), dim: -1).indexes;
+
+    /// <summary>Drops patch tokens of <paramref name="x"/> [N, prefix + P, width].</summary>
     public override Tensor forward(Tensor x)
     {
-        if (!training || Probability == 0) return x.alias();
         using var scope = NewDisposeScope();
-        long n = x.shape[0];
-        int patches = (int)x.shape[1] - 1;
-        // Random scores, top-k: a uniformly random subset per image, as open_clip.
-        var keep = randn(n, patches, device: x.device).topk(KeptCount(patches), dim: -1).indexes;
-        return KeepPatches(x, keep).MoveToOuterDisposeScope();
+        var keep = DrawKeepIndices(x.shape[0], (int)x.shape[1] - PrefixTokens, x.device);
+        return (keep is null ? x.alias() : KeepPatches(x, keep, PrefixTokens)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// Keeps the class token and the patch tokens at <paramref name="keepIndices"/> [N, K] (indices into the P
-    /// patches, 0-based, excluding the class token) of <paramref name="x"/> [N, 1 + P, width].
+    /// Keeps the <paramref name="prefixTokens"/> leading tokens and the patch tokens at <paramref name="keepIndices"/> [N, K]
+    /// (indices into the P patches, 0-based, after the prefix) of <paramref name="x"/> [N, prefix + P, width].
     /// </summary>
-    public static Tensor KeepPatches(Tensor x, Tensor keepIndices)
+    public static Tensor KeepPatches(Tensor x, Tensor keepIndices, int prefixTokens = 1)
     {
         if (keepIndices.dim() != 2 || keepIndices.shape[0] != x.shape[0])
             throw new ArgumentException(
@@ -49,8 +59,8 @@ internal sealed class PatchDropout : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long n = x.shape[0], width = x.shape[2];
         var index = keepIndices.to(ScalarType.Int64, x.device).unsqueeze(-1).expand(n, keepIndices.shape[1], width);
-        var cls = x.narrow(1, 0, 1);
-        var patches = x.narrow(1, 1, x.shape[1] - 1).gather(1, index);
-        return cat([cls, patches], 1).MoveToOuterDisposeScope();
+        var patches = x.narrow(1, prefixTokens, x.shape[1] - prefixTokens).gather(1, index);
+        var kept = prefixTokens == 0 ? patches : cat([x.narrow(1, 0, prefixTokens), patches], 1);
+        return kept.MoveToOuterDisposeScope();
     }
 }

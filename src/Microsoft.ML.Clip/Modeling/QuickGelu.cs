@@ -20,8 +20,4 @@ internal sealed partial class QuickGelu : nn.Module<Tensor, Tensor>
         using var gate = scaled.sigmoid();
         return x * gate;
     }
-
-    /// <summary>The MLP activation for a config: QuickGELU or exact (erf) GELU as open_clip's <c>nn.GELU</c>.</summary>
-    public static nn.Module<Tensor, Tensor> Create(bool quickGelu) =>
-        quickGelu ? new QuickGelu() : nn.GELU();
 }

@@ -1,3 +1,5 @@
+using System.Linq;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Clip.Modeling;
@@ -17,6 +19,9 @@ internal static class ResidualStream
     /// <summary>The stream's dtype for a tower whose activations enter as <paramref name="activations"/>.</summary>
     public static ScalarType DType(ScalarType activations) =>
         activations == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
+    /// <summary>The dtype a block's layer computes in: that of its weights (read per call: casting a module replaces them).</summary>
+    public static ScalarType ComputeDType(nn.Module layer) => layer.parameters().First().dtype;
 
     /// <summary><paramref name="x"/> (a tower's embedded input) in the stream's dtype.</summary>
     public static Tensor Enter(Tensor x) => x.to(DType(x.dtype));

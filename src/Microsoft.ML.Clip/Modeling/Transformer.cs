@@ -15,12 +15,21 @@ internal sealed partial class Transformer : nn.Module<Tensor, Tensor?, Tensor>
     private ModuleList<ResidualAttentionBlock> resblocks;
 
     /// <summary>Creates <paramref name="layers"/> blocks of <paramref name="width"/> features.</summary>
-    public Transformer(long width, int layers, long heads, double mlpRatio, bool quickGelu, Device? device = null, ScalarType? dtype = null)
+    /// <param name="width">Feature width.</param>
+    /// <param name="layers">Number of blocks.</param>
+    /// <param name="heads">Attention heads.</param>
+    /// <param name="mlpRatio">MLP hidden width relative to <paramref name="width"/>.</param>
+    /// <param name="activation">The MLP activation.</param>
+    /// <param name="device">Parameter device.</param>
+    /// <param name="dtype">Parameter dtype.</param>
+    /// <param name="layerNormEps">The layer norms' epsilon (open_clip <c>norm_kwargs.eps</c>).</param>
+    public Transformer(long width, int layers, long heads, double mlpRatio, MlpActivation activation, Device? device = null, ScalarType? dtype = null,
+                       double layerNormEps = ClipLayerNorm.DefaultEps)
         : base(nameof(Transformer))
     {
         Width = width;
         resblocks = new ModuleList<ResidualAttentionBlock>(Enumerable.Range(0, layers)
-            .Select(_ => new ResidualAttentionBlock(width, heads, mlpRatio, quickGelu, device, dtype)).ToArray());
+            .Select(_ => ResidualAttentionBlock.OpenClip(width, heads, mlpRatio, activation, device, dtype, layerNormEps)).ToArray());
         RegisterComponents();
     }
 
@@ -40,16 +49,6 @@ internal sealed partial class Transformer : nn.Module<Tensor, Tensor?, Tensor>
     public bool CheckpointActivations { get; set; }
 
     /// <summary>Runs every block on <paramref name="x"/> [N, L, width] with an optional additive mask [L, L].</summary>
-    public override Tensor forward(Tensor x, Tensor? attnMask)
-    {
-        bool checkpoint = CheckpointActivations && training && is_grad_enabled();
-        var h = x;
-        foreach (var block in resblocks)
-        {
-            var next = checkpoint ? ActivationCheckpoint.Run(block, h, attnMask) : block.forward(h, attnMask);
-            if (!ReferenceEquals(h, x)) h.Dispose();
-            h = next;
-        }
-        return ReferenceEquals(h, x) ? x.alias() : h;
-    }
+    public override Tensor forward(Tensor x, Tensor? attnMask) =>
+        ActivationCheckpoint.RunBlocks(resblocks, x, attnMask, CheckpointActivations && training);
 }

@@ -5,9 +5,9 @@ using System.Linq;
 namespace Microsoft.ML.Clip.Modeling;
 
 /// <summary>
-/// Architecture of a CLIP image tower, as open_clip's <c>vision_cfg</c>. A Vision Transformer when
-/// <see cref="ResNetLayers"/> is null (depth in <see cref="Layers"/>), otherwise OpenAI's ModifiedResNet with
-/// that many bottleneck blocks per stage.
+/// Architecture of a CLIP image tower, as open_clip's <c>vision_cfg</c>: a timm trunk when <see cref="Timm"/> is set
+/// (EVA02, SigLIP's ViT; the ViT fields below then do not apply), OpenAI's ModifiedResNet when
+/// <see cref="ResNetLayers"/> is set, otherwise open_clip's Vision Transformer (depth in <see cref="Layers"/>).
 /// </summary>
 public sealed record VisionConfig
 {
@@ -40,15 +40,21 @@ public sealed record VisionConfig
     /// </summary>
     public double PatchDropout { get; init; }
 
-    /// <summary>True for a ModifiedResNet tower, false for a Vision Transformer.</summary>
+    /// <summary>
+    /// A timm image trunk (open_clip <c>timm_model_name</c>, <c>timm_pool</c>, <c>timm_proj</c>) instead of open_clip's
+    /// own towers; null for those. <see cref="ImageSize"/> and <see cref="PatchDropout"/> still apply.
+    /// </summary>
+    public TimmVisionConfig? Timm { get; init; }
+
+    /// <summary>True for a ModifiedResNet tower.</summary>
     public bool IsResNet => ResNetLayers is not null;
 
     /// <summary>Attention heads: <c>width / head_width</c> for a ViT, <c>width * 32 / head_width</c> for the
     /// ModifiedResNet attention pool (whose feature width is 32 × the stem width), as open_clip.</summary>
     public int Heads => IsResNet ? Width * 32 / HeadWidth : Width / HeadWidth;
 
-    /// <summary>Patches per side of a ViT (<c>image_size / patch_size</c>).</summary>
-    public int GridSize => ImageSize / PatchSize;
+    /// <summary>Patches per side of a ViT (<c>image_size / patch_size</c>, or the timm trunk's).</summary>
+    public int GridSize => Timm?.Architecture.GridSize ?? ImageSize / PatchSize;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent field.</summary>
     public void Validate()
@@ -56,6 +62,12 @@ public sealed record VisionConfig
         Require(ImageSize > 0, "image_size must be positive.");
         Require(Width > 0, "width must be positive.");
         Require(HeadWidth > 0, "head_width must be positive.");
+        Require(PatchDropout >= 0 && PatchDropout < 1, $"patch_dropout must be in [0, 1), got {PatchDropout}.");
+        if (Timm is not null)
+        {
+            Require(ResNetLayers is null, "a timm tower (timm_model_name) and ModifiedResNet layers exclude each other.");
+            return; // the timm architecture is checked with the embedding size by ClipConfig.Validate
+        }
         if (IsResNet)
         {
             Require(ResNetLayers!.Count == 4 && ResNetLayers.All(n => n > 0),
@@ -69,20 +81,19 @@ public sealed record VisionConfig
         Require(ImageSize % PatchSize == 0, $"image_size ({ImageSize}) must be divisible by patch_size ({PatchSize}).");
         Require(Width % HeadWidth == 0, $"width ({Width}) must be divisible by head_width ({HeadWidth}).");
         Require(MlpRatio > 0, "mlp_ratio must be positive.");
-        Require(PatchDropout >= 0 && PatchDropout < 1, $"patch_dropout must be in [0, 1), got {PatchDropout}.");
     }
 
     /// <inheritdoc/>
     public bool Equals(VisionConfig? other) =>
         other is not null && ImageSize == other.ImageSize && Layers == other.Layers && Width == other.Width
         && HeadWidth == other.HeadWidth && MlpRatio == other.MlpRatio && PatchSize == other.PatchSize
-        && PatchDropout == other.PatchDropout
+        && PatchDropout == other.PatchDropout && Equals(Timm, other.Timm)
         && (ResNetLayers is null ? other.ResNetLayers is null
             : other.ResNetLayers is not null && ResNetLayers.SequenceEqual(other.ResNetLayers));
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(ImageSize, Layers, Width, HeadWidth, MlpRatio, PatchSize, PatchDropout,
+        HashCode.Combine(ImageSize, Layers, Width, HeadWidth, MlpRatio, PatchSize, HashCode.Combine(PatchDropout, Timm),
             ResNetLayers is null ? 0 : ResNetLayers.Aggregate(17, (h, n) => h * 31 + n));
 
     private static void Require(bool condition, string message)

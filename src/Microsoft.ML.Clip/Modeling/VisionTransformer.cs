@@ -13,7 +13,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <c>ln_post</c> and <c>proj</c>. <see cref="nn.Module{T,TResult}.forward"/> maps normalised pixels
 /// [N, 3, H, W] to image embeddings [N, embed_dim] in the model's dtype.
 /// </summary>
-public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTower, ICheckpointableTower
+public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTower, ICheckpointableTower, IDescribedTower
 {
     private CheckedConv2d conv1;
     private Parameter class_embedding;
@@ -29,8 +29,8 @@ public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, IToke
         : base(nameof(VisionTransformer))
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (config.IsResNet)
-            throw new ArgumentException("This vision config describes a ModifiedResNet, not a Vision Transformer.", nameof(config));
+        if (config.ResNetLayers is not null || config.Timm is not null)
+            throw new ArgumentException("This vision config describes a ModifiedResNet or a timm trunk, not open_clip's Vision Transformer.", nameof(config));
         config.Validate();
         Config = config;
         EmbedDim = embedDim;
@@ -42,7 +42,7 @@ public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, IToke
         positional_embedding = new Parameter(empty([PatchCount + 1, width], type, device));
         patch_dropout = new PatchDropout(config.PatchDropout);
         ln_pre = new ClipLayerNorm(width, device: device, dtype: dtype);
-        transformer = new Transformer(width, config.Layers, config.Heads, config.MlpRatio, quickGelu, device, dtype);
+        transformer = new Transformer(width, config.Layers, config.Heads, config.MlpRatio, quickGelu ? MlpActivation.QuickGelu : MlpActivation.Gelu, device, dtype);
         ln_post = new ClipLayerNorm(width, device: device, dtype: dtype);
         proj = new Parameter(empty([width, embedDim], type, device));
         RegisterComponents();
@@ -68,6 +68,10 @@ public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, IToke
         get => transformer.CheckpointActivations;
         set => transformer.CheckpointActivations = value;
     }
+
+    /// <summary>Stem <c>conv1</c>, <c>class_embedding</c>, <c>positional_embedding</c>, <c>ln_pre</c>; blocks <c>transformer.resblocks.N</c>; head <c>ln_post</c>, <c>proj</c>.</summary>
+    TowerLayout IDescribedTower.Layout => TowerLayout.Sequential(["conv1.", "class_embedding", "positional_embedding", "ln_pre."],
+        "transformer.resblocks.", Config.Layers, ["ln_post.", "proj"]);
 
     /// <summary>The patch dropout applied in training mode (open_clip <c>patch_dropout</c>).</summary>
     internal PatchDropout PatchDropout => patch_dropout;
@@ -107,7 +111,7 @@ public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, IToke
 
     private (Tensor Pooled, Tensor? Tokens) Encode(Tensor pixels, Tensor? keepPatchIndices, bool needTokens)
     {
-        CheckPixels(pixels);
+        ImageTowers.CheckPixels(pixels, Config.ImageSize);
         // Inputs follow the model: a bf16 tower gets bf16 pixels (an fp32 input into a bf16 conv would throw).
         var x = conv1.forward(pixels.to(conv1.Weight.dtype, conv1.Weight.device)); // [N, width, g, g]
         long n = x.shape[0], width = x.shape[1];
@@ -122,15 +126,5 @@ public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, IToke
         var pooled = x.select(1, 0);
         var tokens = needTokens ? x.narrow(1, 1, x.shape[1] - 1) : null;
         return (pooled, tokens);
-    }
-
-    private void CheckPixels(Tensor pixels)
-    {
-        int size = Config.ImageSize;
-        if (pixels.dim() != 4 || pixels.shape[1] != 3 || pixels.shape[2] != size || pixels.shape[3] != size)
-            throw new ArgumentException(
-                $"Expected pixels of shape [N, 3, {size}, {size}], got [{string.Join(", ", pixels.shape)}].", nameof(pixels));
-        if (!pixels.is_floating_point())
-            throw new ArgumentException($"Expected floating-point (normalised) pixels, got {pixels.dtype}.", nameof(pixels));
     }
 }

@@ -128,6 +128,45 @@ internal sealed class OnnxGraph
     }
 
     /// <summary>
+    /// [N, L, H·Dh] → [N, H, L, Dh], or [N, H, Dh, L] with <paramref name="keys"/> (the right factor of q·kᵀ).
+    /// </summary>
+    public string SplitHeads(string x, long heads, long headWidth, string name, bool keys = false) =>
+        Transpose(Reshape(x, name + "_heads", 0, 0, heads, headWidth), name + "_t", keys ? [0, 2, 3, 1] : [0, 2, 1, 3]);
+
+    /// <summary>
+    /// Part <paramref name="index"/> of a packed projection (q, k, v stacked in a [parts·width, width] weight and its
+    /// bias, as <c>nn.MultiheadAttention</c>'s <c>in_proj</c> and timm's <c>qkv</c> / <c>kv</c>) applied to
+    /// <paramref name="x"/>, split into heads (<see cref="SplitHeads"/>).
+    /// </summary>
+    public string PackedHeads(string x, Tensor weight, Tensor bias, int index, long heads, string name, bool keys = false)
+    {
+        long width = weight.shape[1];
+        using var w = weight.detach().narrow(0, index * width, width);
+        using var b = bias.detach().narrow(0, index * width, width);
+        var projected = Add(MatMul(x, WeightTransposed(w, name + "_weight"), name + "_matmul"), Weight(b, name + "_bias"), name);
+        return SplitHeads(projected, heads, width / heads, name, keys);
+    }
+
+    /// <summary>
+    /// softmax(q·scale · kᵀ + mask)·v merged back to [N, Lq, H·Dh], in the order of the explicit TorchSharp form
+    /// (q is scaled before the product; the softmax computes in fp32).
+    /// </summary>
+    /// <param name="q">Queries [N, H, Lq, Dh].</param>
+    /// <param name="kTransposed">Keys [N, H, Dh, Lk] (<see cref="SplitHeads"/> with keys).</param>
+    /// <param name="v">Values [N, H, Lk, Dh].</param>
+    /// <param name="scale">1/√Dh.</param>
+    /// <param name="width">H·Dh.</param>
+    /// <param name="name">Prefix of the emitted names.</param>
+    /// <param name="mask">An fp32 additive mask [Lq, Lk], or null.</param>
+    public string Attention(string q, string kTransposed, string v, double scale, long width, string name, string? mask = null)
+    {
+        var scaled = Mul(q, Scalar(scale, name + "_scale"), name + "_q_scaled");
+        var weights = Softmax(MatMul(scaled, kTransposed, name + "_scores"), name + "_softmax", mask);
+        var context = Transpose(MatMul(weights, v, name + "_context"), name + "_context_t", 0, 2, 1, 3);
+        return Reshape(context, name + "_context_merged", 0, 0, width);
+    }
+
+    /// <summary>
     /// Layer normalisation over the last axis in fp32 (the fused LayerNormalization op from opset 17, else its
     /// decomposition, which ONNX Runtime fuses back).
     /// </summary>
@@ -163,6 +202,16 @@ internal sealed class OnnxGraph
         var scaled = Op("Div", name + "_scaled", [x, Scalar(Math.Sqrt(2.0), name + "_sqrt2")]);
         var erf = Op("Erf", name + "_erf", [scaled]);
         var gate = Add(erf, Scalar(1.0, name + "_one"), name + "_gate");
+        return Mul(Mul(x, gate, name + "_gated"), Scalar(0.5, name + "_half"), name);
+    }
+
+    /// <summary>GELU with the tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as torch's <c>approximate="tanh"</c>.</summary>
+    public string GeluTanh(string x, string name)
+    {
+        var cube = Mul(Mul(x, x, name + "_square"), x, name + "_cube");
+        var inner = Add(x, Mul(cube, Scalar(0.044715, name + "_coefficient"), name + "_cubic"), name + "_inner");
+        var tanh = Op("Tanh", name + "_tanh", [Mul(inner, Scalar(Math.Sqrt(2.0 / Math.PI), name + "_sqrt_2_pi"), name + "_scaled")]);
+        var gate = Add(tanh, Scalar(1.0, name + "_one"), name + "_gate");
         return Mul(Mul(x, gate, name + "_gated"), Scalar(0.5, name + "_half"), name);
     }
 

@@ -40,6 +40,8 @@ public class DataParallelTrainingTests(ITestOutputHelper output)
     [InlineData("micro=2")]            // micro-batches inside each process's share
     [InlineData("lock=image")]         // LiT: the image tower's parameters are in no gradient bucket
     [InlineData("lock=text-but-last")] // only the text tower's last block and head in the buckets
+    [InlineData("tower=eva02")]        // EVA02's timm trunk (rotary embedding, SwiGLU) and the CustomTextCLIP layout
+    [InlineData("tower=siglip")]       // SigLIP's trunk (attention-pool head) and text tower (no causal mask, last-position pooling)
     public void TwoProcessesWithHalfBatchesReachTheWeightsOfOneProcessWithWholeBatches(string setting)
     {
         using var temp = new TempDirectory();

@@ -83,10 +83,14 @@ public class ClipConfigTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("\"vision_cfg\": { \"timm_model_name\": \"vit_base_patch16_siglip_224\", \"layers\": 12, \"width\": 768, \"patch_size\": 16 }", "vision_cfg.timm_model_name")]
+    [InlineData("\"vision_cfg\": { \"timm_model_name\": \"convnext_base\", \"timm_pool\": \"avg\", \"timm_proj\": \"linear\" }", "vision_cfg.timm_model_name")]
+    [InlineData("\"vision_cfg\": { \"timm_model_name\": \"vit_base_patch16_siglip_224\", \"timm_pool\": \"avg\", \"timm_proj\": \"none\" }", "vision_cfg.timm_pool")]
+    [InlineData("\"vision_cfg\": { \"timm_model_name\": \"eva02_base_patch16_clip_224\", \"timm_pool\": \"token\", \"timm_proj\": \"linear\" }", "vision_cfg.timm_proj")]
+    [InlineData("\"vision_cfg\": { \"timm_model_name\": \"eva02_base_patch16_clip_224\", \"timm_pool\": \"token\" }", "vision_cfg.timm_proj")]
+    [InlineData("\"vision_cfg\": { \"timm_model_name\": \"eva02_base_patch16_clip_224\", \"timm_pool\": \"token\", \"timm_proj\": null, \"timm_drop_path\": 0.1 }", "vision_cfg.timm_drop_path")]
+    [InlineData("\"vision_cfg\": { \"timm_model_name\": \"eva02_base_patch16_clip_224\", \"timm_pool\": \"token\", \"timm_proj\": null, \"timm_model_pretrained\": true }", "vision_cfg.timm_model_pretrained")]
     [InlineData("\"vision_cfg\": { \"layers\": 12, \"width\": 768, \"patch_size\": 16, \"ls_init_value\": 0.1 }", "vision_cfg.ls_init_value")]
     [InlineData("\"vision_cfg\": { \"layers\": 12, \"width\": 768, \"patch_size\": 16, \"attentional_pool\": true }", "vision_cfg.attentional_pool")]
-    [InlineData("\"custom_text\": true, \"vision_cfg\": { \"layers\": 12, \"width\": 768, \"patch_size\": 16 }", "custom_text")]
     public void UnsupportedFeaturesAreRejectedByName(string visionPart, string key)
     {
         string json = "{ \"embed_dim\": 512, " + visionPart + ", \"text_cfg\": { \"width\": 512, \"heads\": 8, \"layers\": 12 } }";
@@ -99,11 +103,57 @@ public class ClipConfigTests(ITestOutputHelper output)
     {
         const string json = """
             { "embed_dim": 512, "vision_cfg": { "layers": 12, "width": 768, "patch_size": 16 },
-              "text_cfg": { "hf_model_name": "roberta-base", "width": 512, "heads": 8, "layers": 12, "proj_bias": true } }
+              "text_cfg": { "hf_model_name": "roberta-base", "width": 512, "heads": 8, "layers": 12, "embed_cls": true } }
             """;
         var ex = Assert.Throws<NotSupportedException>(() => ClipConfig.FromOpenClipJson(json));
         Assert.Contains("'text_cfg.hf_model_name'", ex.Message);
-        Assert.Contains("'text_cfg.proj_bias'", ex.Message);
+        Assert.Contains("'text_cfg.embed_cls'", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("\"pool_type\": \"none\"", "text_cfg.pool_type")]
+    [InlineData("\"norm_kwargs\": { \"eps\": 1e-6, \"elementwise_affine\": false }", "text_cfg.norm_kwargs.elementwise_affine")]
+    [InlineData("\"norm_kwargs\": { \"eps\": -1 }", "text_cfg.norm_kwargs.eps")]
+    [InlineData("\"act_kwargs\": { \"approximate\": \"sigmoid\" }", "text_cfg.act_kwargs.approximate")]
+    [InlineData("\"act_kwargs\": { \"inplace\": true }", "text_cfg.act_kwargs.inplace")]
+    [InlineData("\"proj_type\": \"mlp\"", "text_cfg.proj_type")]
+    public void UnsupportedTextOptionsAreRejectedByName(string option, string key)
+    {
+        string json = "{ \"embed_dim\": 512, \"vision_cfg\": { \"layers\": 12, \"width\": 768, \"patch_size\": 16 }, " +
+                      "\"text_cfg\": { \"width\": 512, \"heads\": 8, \"layers\": 12, " + option + " } }";
+        var ex = Assert.Throws<NotSupportedException>(() => ClipConfig.FromOpenClipJson(json));
+        Assert.Contains("'" + key + "'", ex.Message);
+    }
+
+    [Fact]
+    public void TextOptionsReadAndWriteBack()
+    {
+        const string json = """
+            { "embed_dim": 512, "vision_cfg": { "layers": 12, "width": 768, "patch_size": 16 },
+              "text_cfg": { "width": 512, "heads": 8, "layers": 12, "no_causal_mask": true, "pool_type": "first", "proj_bias": true,
+                            "norm_kwargs": { "eps": 1e-6 }, "act_kwargs": { "approximate": "tanh" } } }
+            """;
+        var config = ClipConfig.FromOpenClipJson(json);
+        Assert.Equal((false, TextPooling.First, true, 1e-6, true),
+            (config.Text.CausalMask, config.Text.Pooling, config.Text.ProjectionBias, config.Text.LayerNormEps, config.Text.TanhGelu));
+        Assert.False(config.CustomText);
+        Assert.Equal(config, ClipConfig.FromOpenClipJson(config.ToOpenClipJson()));
+        // QuickGELU with a GELU approximation is what open_clip cannot build either.
+        Assert.Throws<FormatException>(() => ClipConfig.FromOpenClipJson(json.Replace("\"embed_dim\": 512,", "\"embed_dim\": 512, \"quick_gelu\": true,")));
+    }
+
+    [Fact]
+    public void TimmTowerNeedsItsWidthAsEmbeddingWithoutProjection()
+    {
+        const string json = """
+            { "embed_dim": 512, "custom_text": true,
+              "vision_cfg": { "image_size": 224, "timm_model_name": "vit_base_patch16_siglip_224", "timm_pool": "map", "timm_proj": "none" },
+              "text_cfg": { "width": 512, "heads": 8, "layers": 12 } }
+            """;
+        var ex = Assert.Throws<FormatException>(() => ClipConfig.FromOpenClipJson(json));
+        Assert.Contains("embed_dim must be 768", ex.Message);
+        var wrongSize = Assert.Throws<FormatException>(() => ClipConfig.FromOpenClipJson(json.Replace("\"image_size\": 224", "\"image_size\": 256")));
+        Assert.Contains("takes 224 px images", wrongSize.Message);
     }
 
     [Theory]

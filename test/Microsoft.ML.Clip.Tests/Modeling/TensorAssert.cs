@@ -26,4 +26,25 @@ internal static class TensorAssert
         Assert.True(worst <= 0, $"{what}: max |a−b| = {maxDiff:E3} exceeds {atol:E0} + {rtol:E0}·|b|.");
         return maxDiff;
     }
+
+    /// <summary>
+    /// Asserts that <paramref name="model"/> has exactly the parameters the reference gradients <c>grad.&lt;name&gt;</c> of
+    /// <paramref name="io"/> name, each with a gradient within atol + rtol·|reference|; returns the worst |a − b| and its name.
+    /// </summary>
+    public static (double Worst, string Name, int Count) EveryGradient(TorchSharp.torch.nn.Module model,
+        System.Collections.Generic.IReadOnlyDictionary<string, Tensor> io, double atol, double rtol)
+    {
+        var parameters = model.named_parameters().ToList();
+        var expectedNames = io.Keys.Where(k => k.StartsWith("grad.", StringComparison.Ordinal)).Select(k => k["grad.".Length..]).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        Assert.Equal(expectedNames, parameters.Select(p => p.name).OrderBy(k => k, StringComparer.Ordinal).ToList());
+        double worst = 0;
+        string worstName = "";
+        foreach (var (name, parameter) in parameters)
+        {
+            Assert.NotNull(parameter.grad);
+            double e = Close(parameter.grad!, io["grad." + name], atol, rtol, "gradient of " + name);
+            if (e > worst) (worst, worstName) = (e, name);
+        }
+        return (worst, worstName, parameters.Count);
+    }
 }

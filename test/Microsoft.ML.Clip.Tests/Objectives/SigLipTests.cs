@@ -173,29 +173,7 @@ public class SigLipTests(ITestOutputHelper output)
         var images = scored.GetColumn<float[]>("ImageEmbedding").ToArray();
         var labels = scored.GetColumn<string>(ShapesColumns.Label).ToArray();
 
-        var bundle = model.Bundle;
-        float[][] classEmbeddings;
-        using (var scope = NewDisposeScope())
-        using (no_grad())
-        {
-            var tokens = bundle.Tokenizer.EncodeBatch(classes.Select(c => (string?)template.Replace("{}", c)).ToList(), bundle.ContextLength);
-            var text = bundle.Model.EncodeText(tokens, normalize: true);
-            classEmbeddings = Enumerable.Range(0, classes.Count).Select(i => text[i].data<float>().ToArray()).ToArray();
-        }
-        double scale = Math.Exp(bundle.Model.LogitScale.item<float>()), bias = bundle.Model.LogitBias!.item<float>();
-        double maxError = 0, maxSumDeviation = 0;
-        int correct = 0;
-        for (int i = 0; i < scores.Length; i++)
-        {
-            for (int k = 0; k < classes.Count; k++)
-            {
-                double cos = images[i].Zip(classEmbeddings[k]).Sum(p => (double)p.First * p.Second);
-                double expected = 1 / (1 + Math.Exp(-(scale * cos + bias)));
-                maxError = Math.Max(maxError, Math.Abs(expected - scores[i][k]));
-            }
-            maxSumDeviation = Math.Max(maxSumDeviation, Math.Abs(scores[i].Sum() - 1));
-            if (classes[Array.IndexOf(scores[i], scores[i].Max())] == labels[i]) correct++;
-        }
+        var (maxError, maxSumDeviation, correct) = SigmoidZeroShot.Check(model.Bundle, classes, template, scores, images, labels);
         output.WriteLine($"max |score − σ(t·cos + b)| {maxError:E2}; max |Σ scores − 1| {maxSumDeviation:F3}; zero-shot accuracy {correct}/{scores.Length}");
         Assert.True(maxError < 1e-5, $"max error {maxError:E2}");
         Assert.True(maxSumDeviation > 1e-2, "per-class sigmoids should not be normalised like a softmax");

@@ -52,18 +52,23 @@ public class MlNetOnnxConversionTests(ITestOutputHelper output)
     private static IDataView Data(MLContext ml, ClipModelBundle bundle)
     {
         manual_seed(22);
-        using var pixels = randn(Rows, 3 * 16 * 16);
+        int size = bundle.Model.Config.Vision.ImageSize, context = bundle.Model.Config.Text.ContextLength, floats = 3 * size * size;
+        using var pixels = randn(Rows, floats);
         using var tokens = OrtRunner.RandomTokens(bundle.Model.Config, Rows, seed: 22);
         var p = pixels.data<float>().ToArray();
         var t = tokens.data<long>().ToArray();
         var labels = new[] { "red", "blue", "green" };
         var rows = Enumerable.Range(0, Rows).Select(i => new Row
         {
-            Pixels = p.AsSpan(i * 768, 768).ToArray(),
-            Tokens = t.AsSpan(i * 8, 8).ToArray(),
-            Label = labels[(i + (p[i * 768] > 0 ? 1 : 0)) % 3],
+            Pixels = p.AsSpan(i * floats, floats).ToArray(),
+            Tokens = t.AsSpan(i * context, context).ToArray(),
+            Label = labels[(i + (p[i * floats] > 0 ? 1 : 0)) % 3],
         });
-        return ml.Data.LoadFromEnumerable(rows.ToList());
+        // The Row attributes give the micro model's sizes; other models' columns are sized here.
+        var schema = SchemaDefinition.Create(typeof(Row));
+        schema["Pixels"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 3, size, size);
+        schema["Tokens"].ColumnType = new VectorDataViewType(NumberDataViewType.Int64, context);
+        return ml.Data.LoadFromEnumerable(rows.ToList(), schema);
     }
 
     /// <summary>Converts <paramref name="model"/>, runs it with ApplyOnnxModel and compares each named column with the pipeline's.</summary>
@@ -122,6 +127,21 @@ public class MlNetOnnxConversionTests(ITestOutputHelper output)
         var scores = model.Transform(data).GetColumn<float[]>("Score").First();
         Assert.NotEqual(1f, scores.Sum(), 3); // sigmoids, not a softmax: the comparison below tells them apart
         AssertOnnxMatches(ml, model, data, "Score");
+    }
+
+    /// <summary>The timm towers and the SigLIP text tower inside ML.NET's conversion: embeddings, and SigLIP's sigmoid zero-shot.</summary>
+    [Theory]
+    [InlineData("eva02-tiny")]
+    [InlineData("siglip2-tiny")]
+    public void TimmTowersConvertWithTheirStages(string name)
+    {
+        var ml = new MLContext(seed: 1);
+        var bundle = Bundle(Family.FamilyFixture.ConfigOf(name));
+        var data = Data(ml, bundle);
+        var model = ml.Transforms.ClipImageEmbedding(bundle, "ImageFeatures", "Pixels")
+            .Append(ml.Transforms.ClipTextEmbedding(bundle, "TextFeatures", "Tokens"))
+            .Append(ml.Transforms.ClipZeroShot(bundle, ["red square", "blue circle"], ["{}"], imageColumnName: "Pixels")).Fit(data);
+        AssertOnnxMatches(ml, model, data, "ImageFeatures", "TextFeatures", "Score");
     }
 
     [Fact]

@@ -84,34 +84,34 @@ internal static class TowerLocking
         text?.Validate("TextTowerLock");
         var locked = new List<Parameter>();
         if (image is null && text is null) return locked;
-        Check(model.Config, ClipTower.Image, image);
-        Check(model.Config, ClipTower.Text, text);
+        Check(model, ClipTower.Image, image);
+        Check(model, ClipTower.Text, text);
         var norms = NormParameters(model);
         foreach (var (name, parameter) in model.named_parameters())
         {
             var rule = ClipTowers.TowerOf(name) switch { ClipTower.Image => image, ClipTower.Text => text, _ => null };
-            if (rule is null || !parameter.requires_grad || Trains(rule, name, model.Config, norms)) continue;
+            if (rule is null || !parameter.requires_grad || Trains(rule, name, model, norms)) continue;
             parameter.requires_grad = false;
             locked.Add(parameter);
         }
         return locked;
     }
 
-    private static bool Trains(TowerLock rule, string name, ClipConfig config, HashSet<string> norms)
+    private static bool Trains(TowerLock rule, string name, ClipModel model, HashSet<string> norms)
     {
         if (rule.TrainNorms && norms.Contains(name)) return true;
-        var (section, block) = ClipTowers.SectionOf(name, config);
+        var (section, block) = ClipTowers.SectionOf(name, model);
         return section switch
         {
-            TowerSection.Block => block >= ClipTowers.BlockCount(config, ClipTowers.TowerOf(name)) - rule.TrainedBlocks,
+            TowerSection.Block => block >= ClipTowers.BlockCount(model, ClipTowers.TowerOf(name)) - rule.TrainedBlocks,
             TowerSection.Head => rule.TrainHead,
             _ => false,
         };
     }
 
-    private static void Check(ClipConfig config, ClipTower tower, TowerLock? rule)
+    private static void Check(ClipModel model, ClipTower tower, TowerLock? rule)
     {
-        int blocks = ClipTowers.BlockCount(config, tower);
+        int blocks = ClipTowers.BlockCount(model, tower);
         if (rule is not null && rule.TrainedBlocks > blocks)
             throw new ArgumentOutOfRangeException(tower == ClipTower.Image ? "ImageTowerLock" : "TextTowerLock", rule.TrainedBlocks,
                 $"The lock leaves {rule.TrainedBlocks} blocks of the {tower.ToString().ToLowerInvariant()} tower trainable, but it has {blocks}.");

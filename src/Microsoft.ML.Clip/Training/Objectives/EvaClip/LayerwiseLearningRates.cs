@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using Microsoft.ML.Clip.Modeling;
 
@@ -8,10 +7,11 @@ namespace Microsoft.ML.Clip.Training.Objectives.EvaClip;
 
 /// <summary>
 /// EVA-CLIP's layer-wise learning-rate decay (from BEiT and EVA fine-tuning): within a tower of L blocks, depth
-/// 0 is the input embedding (ViT: <c>conv1</c>, <c>class_embedding</c>, <c>positional_embedding</c>,
-/// <c>ln_pre</c>; text: <c>token_embedding</c>, <c>positional_embedding</c>), block i has depth i + 1 and the
-/// head (ViT: <c>ln_post</c>, <c>proj</c>; text: <c>ln_final</c>, <c>text_projection</c>) depth L + 1; a parameter
-/// at depth d gets <c>ratio · decay^(L + 1 − d)</c> of the scheduled learning rate, where ratio is the tower's base
+/// 0 is the stem (ViT: <c>conv1</c>, <c>class_embedding</c>, <c>positional_embedding</c>, <c>ln_pre</c>; timm trunks:
+/// <c>patch_embed</c>, <c>pos_embed</c>, <c>cls_token</c>; text: <c>token_embedding</c>, <c>positional_embedding</c>),
+/// block i has depth i + 1 and the head (ViT: <c>ln_post</c>, <c>proj</c>; timm: <c>norm</c>, <c>attn_pool</c>,
+/// <c>head</c>; text: <c>ln_final</c>, <c>text_projection</c>) depth L + 1, as each tower's <see cref="TowerLayout"/>
+/// says; a parameter at depth d gets <c>ratio · decay^(L + 1 − d)</c> of the scheduled learning rate, where ratio is the tower's base
 /// rate relative to the schedule. Layers near the input, which pretrained weights make most general, move least.
 /// </summary>
 internal static class LayerwiseLearningRates
@@ -20,26 +20,10 @@ internal static class LayerwiseLearningRates
     public static ClipTower TowerOf(string name) => ClipTowers.TowerOf(name);
 
     /// <summary>
-    /// Depth of <paramref name="name"/> within its tower (0 … layers + 1), as EVA-CLIP's <c>get_num_layer_for_*</c>:
-    /// unknown names of a tower count as the head, as EVA's rule does. <paramref name="layers"/> is the tower's
-    /// block count. Not defined for <see cref="ClipTower.Shared"/> parameters.
+    /// Depth of <paramref name="name"/> within its tower (0 … blocks + 1), from the tower's <see cref="TowerLayout"/>:
+    /// stem 0, block i at i + 1, head at blocks + 1. Not defined for <see cref="ClipTower.Shared"/> parameters.
     /// </summary>
-    public static int Depth(string name, int layers)
-    {
-        var tower = TowerOf(name);
-        if (tower == ClipTower.Shared) throw new ArgumentException($"'{name}' belongs to no tower.", nameof(name));
-        string local = tower == ClipTower.Image ? name[ClipModel.ImageTowerPrefix.Length..] : name;
-        const string blocks = "transformer.resblocks.";
-        if (local.StartsWith(blocks, StringComparison.Ordinal))
-        {
-            string index = local[blocks.Length..].Split('.')[0];
-            return int.Parse(index, CultureInfo.InvariantCulture) + 1;
-        }
-        string[] embeddings = tower == ClipTower.Image
-            ? ["conv1.", "class_embedding", "positional_embedding", "ln_pre."]
-            : ["token_embedding.", "positional_embedding"];
-        return embeddings.Any(e => local == e.TrimEnd('.') || local.StartsWith(e, StringComparison.Ordinal)) ? 0 : layers + 1;
-    }
+    public static int Depth(string name, ClipModel model) => ClipTowers.LayoutOf(model, TowerOf(name)).Depth(name);
 
     /// <summary>
     /// The learning-rate scale of every parameter of <paramref name="model"/> (plus any <c>objective.</c> names in
@@ -56,19 +40,19 @@ internal static class LayerwiseLearningRates
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(names);
-        // A ModifiedResNet has no sequence of blocks to decay over: its tower takes the base ratio throughout.
-        bool imageIsViT = !model.Config.Vision.IsResNet;
-        int imageLayers = model.Config.Vision.Layers, textLayers = model.Config.Text.Layers;
         var result = new Dictionary<string, double>();
         foreach (var name in names)
         {
-            result[name] = TowerOf(name) switch
+            var tower = TowerOf(name);
+            if (tower == ClipTower.Shared)
             {
-                ClipTower.Image when imageIsViT => imageRatio * Math.Pow(imageDecay, imageLayers + 1 - Depth(name, imageLayers)),
-                ClipTower.Image => imageRatio,
-                ClipTower.Text => textRatio * Math.Pow(textDecay, textLayers + 1 - Depth(name, textLayers)),
-                _ => 1.0,
-            };
+                result[name] = 1.0;
+                continue;
+            }
+            var (ratio, decay) = tower == ClipTower.Image ? (imageRatio, imageDecay) : (textRatio, textDecay);
+            // A tower whose layout does not decay by depth (a ModifiedResNet) takes its base ratio throughout.
+            var layout = ClipTowers.LayoutOf(model, tower);
+            result[name] = layout.DecaysByDepth ? ratio * Math.Pow(decay, layout.BlockCount + 1 - Depth(name, model)) : ratio;
         }
         return result;
     }

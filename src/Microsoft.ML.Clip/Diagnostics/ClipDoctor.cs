@@ -10,9 +10,15 @@ namespace Microsoft.ML.Clip.Diagnostics;
 
 /// <summary>
 /// The <c>doctor</c> report: this machine's CPU and libtorch, bf16 speed, and a forward/backward check against
-/// float64 of every operation the towers and losses use, in fp32 and bf16. Training code can call
-/// <see cref="CheckKernels"/> to refuse to start on a machine whose kernels are off.
+/// float64 of every operation the towers and losses use, in fp32 and bf16. An application can run it at start-up and
+/// refuse to train on a machine whose kernels are off (<see cref="DoctorResult.Passed"/>).
 /// </summary>
+/// <example>
+/// <code>
+/// var result = ClipDoctor.Run(Console.Out);
+/// if (!result.Passed) throw new InvalidOperationException(result.Summary);
+/// </code>
+/// </example>
 public static class ClipDoctor
 {
     private static readonly ScalarType[] DTypes = [ScalarType.Float32, ScalarType.BFloat16];
@@ -30,7 +36,7 @@ public static class ClipDoctor
     }
 
     /// <summary>Runs every kernel check in fp32 and bf16, reporting one line per check through <paramref name="report"/>.</summary>
-    public static IReadOnlyList<KernelCheckResult> CheckKernels(Action<string>? report = null)
+    internal static IReadOnlyList<KernelCheckResult> CheckKernels(Action<string>? report = null)
     {
         var results = new List<KernelCheckResult>();
         void Add(KernelCheckResult r)
@@ -49,7 +55,7 @@ public static class ClipDoctor
     }
 
     /// <summary>One check as a report line: verdict, operation, dtype, worst error and its tolerance.</summary>
-    public static string Line(KernelCheckResult r)
+    internal static string Line(KernelCheckResult r)
     {
         var w = r.Worst;
         return string.Create(CultureInfo.InvariantCulture,
@@ -76,17 +82,34 @@ public static class ClipDoctor
 }
 
 /// <summary>The outcome of <see cref="ClipDoctor.Run"/>.</summary>
-/// <param name="Checks">Every kernel check, in report order.</param>
-public sealed record DoctorResult(IReadOnlyList<KernelCheckResult> Checks)
+public sealed class DoctorResult
 {
+    internal DoctorResult(IReadOnlyList<KernelCheckResult> checks)
+    {
+        Checks = checks;
+        Failures = checks.Where(c => !c.Passed).ToList();
+    }
+
+    /// <summary>Every kernel check, in report order.</summary>
+    internal IReadOnlyList<KernelCheckResult> Checks { get; }
+
     /// <summary>The checks that failed.</summary>
-    public IReadOnlyList<KernelCheckResult> Failures => Checks.Where(c => !c.Passed).ToList();
+    internal IReadOnlyList<KernelCheckResult> Failures { get; }
+
+    /// <summary>How many kernel checks ran (every operation, in fp32 and bf16).</summary>
+    public int CheckCount => Checks.Count;
+
+    /// <summary>True when every check passed.</summary>
+    public bool Passed => Failures.Count == 0;
+
+    /// <summary>The report line of each failed check (operation, dtype, worst error and its tolerance); empty when all passed.</summary>
+    public IReadOnlyList<string> FailedChecks => Failures.Select(ClipDoctor.Line).ToList();
 
     /// <summary>0 when every check passed, 1 otherwise.</summary>
-    public int ExitCode => Failures.Count == 0 ? 0 : 1;
+    public int ExitCode => Passed ? 0 : 1;
 
     /// <summary>The last report line: all passed, or each failing operation with its error.</summary>
-    public string Summary => Failures.Count == 0
+    public string Summary => Passed
         ? $"doctor: all {Checks.Count} kernel checks passed"
         : $"doctor: {Failures.Count} of {Checks.Count} kernel checks FAILED: " +
           string.Join("; ", Failures.Select(f => $"{f.Operation} {f.DType} {f.Worst}"));

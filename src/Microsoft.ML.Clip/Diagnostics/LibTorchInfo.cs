@@ -17,7 +17,7 @@ namespace Microsoft.ML.Clip.Diagnostics;
 /// <param name="Threads">Intra-op threads.</param>
 /// <param name="InteropThreads">Inter-op threads.</param>
 /// <param name="DispatchEnvironment">ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, DNNL_MAX_CPU_ISA, thread and convolution-path variables that are set.</param>
-public sealed record LibTorchInfo(string Version, string? CpuCapability, bool? MkldnnEnabled, int Threads, int InteropThreads,
+internal sealed record LibTorchInfo(string Version, string? CpuCapability, bool? MkldnnEnabled, int Threads, int InteropThreads,
                                   string DispatchEnvironment)
 {
     private static readonly string[] EnvironmentNames =

@@ -12,7 +12,7 @@ namespace Microsoft.ML.Clip.Diagnostics;
 /// <param name="Size">Side of the square matrices.</param>
 /// <param name="Float32GFlops">fp32 rate.</param>
 /// <param name="BFloat16GFlops">bf16 rate.</param>
-public sealed record MatMulRate(int Size, double Float32GFlops, double BFloat16GFlops)
+internal sealed record MatMulRate(int Size, double Float32GFlops, double BFloat16GFlops)
 {
     /// <summary>bf16 rate over fp32 rate.</summary>
     public double Speedup => BFloat16GFlops / Float32GFlops;

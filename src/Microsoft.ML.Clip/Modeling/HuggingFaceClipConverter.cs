@@ -13,7 +13,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <c>visual_projection.weight</c> and <c>text_projection.weight</c> are transposed into <c>visual.proj</c> and
 /// <c>text_projection</c>, everything else is renamed. <c>position_ids</c> buffers are dropped.
 /// </summary>
-public static partial class HuggingFaceClipConverter
+internal static partial class HuggingFaceClipConverter
 {
     private static readonly (string Hf, string OpenClip)[] LayerRenames =
     [

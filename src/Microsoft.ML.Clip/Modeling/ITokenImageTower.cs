@@ -6,7 +6,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// An image tower that can also return token-level features and encode a subset of its patches (FLIP).
 /// <see cref="VisionTransformer"/> implements it; a convolutional tower need not.
 /// </summary>
-public interface ITokenImageTower
+internal interface ITokenImageTower
 {
     /// <summary>Number of patch tokens per image (excluding the class token).</summary>
     int PatchCount { get; }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Clip.Modeling;
 
 // Plugs the ModifiedResNet tower into ImageTowers (see the partial methods declared there).
-public static partial class ImageTowers
+internal static partial class ImageTowers
 {
     static partial void CreateModifiedResNet(VisionConfig vision, int embedDim, Device? device, ScalarType? dtype, ref nn.Module<Tensor, Tensor>? tower)
     {

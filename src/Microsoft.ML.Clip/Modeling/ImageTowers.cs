@@ -24,7 +24,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// Until such a part is compiled in, the call is removed by the compiler and ResNet configs fail with a clear
 /// <see cref="NotSupportedException"/>.
 /// </remarks>
-public static partial class ImageTowers
+internal static partial class ImageTowers
 {
     /// <summary>The message when a ResNet config is used in a build without the ModifiedResNet tower.</summary>
     internal const string ResNetUnavailable = "ModifiedResNet vision towers are not available in this build.";

@@ -3,7 +3,7 @@ using Microsoft.ML.Clip.Onnx;
 
 namespace Microsoft.ML.Clip.Modeling;
 
-public sealed partial class ModifiedResNet : IOnnxImageTower
+internal sealed partial class ModifiedResNet : IOnnxImageTower
 {
     /// <summary>Emits the eval-mode tower: stem, four stages of bottlenecks, attention pooling.</summary>
     string IOnnxImageTower.EmitOnnx(OnnxGraph graph, string pixels)

@@ -29,7 +29,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <para>BatchNorm follows the module mode: <c>eval()</c> normalises with the running statistics, <c>train()</c> with
 /// batch statistics and updates the running statistics (momentum 0.1), as PyTorch does.</para>
 /// </remarks>
-public sealed partial class ModifiedResNet : Module<Tensor, Tensor>, IDescribedTower
+internal sealed partial class ModifiedResNet : Module<Tensor, Tensor>, IDescribedTower
 {
     private readonly CheckedConv2d conv1;
     private readonly BatchNorm2d bn1;

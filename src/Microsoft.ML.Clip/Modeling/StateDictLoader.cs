@@ -13,7 +13,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <see cref="StateDictMismatchException"/> lists the offending names with their shapes. Values are copied into the
 /// existing parameters under <c>no_grad</c> (converting dtype and device), so optimizers holding them stay valid.
 /// </summary>
-public static class StateDictLoader
+internal static class StateDictLoader
 {
     private const int MaxListed = 40;
 

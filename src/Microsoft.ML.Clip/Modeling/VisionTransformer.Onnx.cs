@@ -2,7 +2,7 @@ using Microsoft.ML.Clip.Onnx;
 
 namespace Microsoft.ML.Clip.Modeling;
 
-public sealed partial class VisionTransformer : IOnnxImageTower
+internal sealed partial class VisionTransformer : IOnnxImageTower
 {
     /// <summary>
     /// Emits the eval-mode tower: patch convolution, class token, positional embedding, ln_pre, blocks, ln_post on

@@ -13,7 +13,7 @@ namespace Microsoft.ML.Clip.Modeling;
 /// <c>ln_post</c> and <c>proj</c>. <see cref="nn.Module{T,TResult}.forward"/> maps normalised pixels
 /// [N, 3, H, W] to image embeddings [N, embed_dim] in the model's dtype.
 /// </summary>
-public sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTower, ICheckpointableTower, IDescribedTower
+internal sealed partial class VisionTransformer : nn.Module<Tensor, Tensor>, ITokenImageTower, ICheckpointableTower, IDescribedTower
 {
     private CheckedConv2d conv1;
     private Parameter class_embedding;

@@ -16,6 +16,9 @@ namespace Microsoft.ML.Clip.Scoring;
 /// </summary>
 public abstract class ClipScoring
 {
+    /// <summary>The scorings are the library's own (saved in zips by name): no subclasses outside it.</summary>
+    private protected ClipScoring() { }
+
     /// <summary>CLIP's cosine of the pooled, normalised embeddings with a softmax over classes.</summary>
     public static ClipScoring GlobalCosine { get; } = new GlobalCosineScoring();
 
@@ -42,7 +45,7 @@ public abstract class ClipScoring
     public abstract Tensor Similarity(Tensor images, Tensor texts);
 
     /// <summary>Image→text and text→image retrieval of encoded pairs (row i of each is a pair).</summary>
-    public virtual RetrievalMetrics EvaluateRetrieval(Tensor images, Tensor texts, int chunkSize = 1024) =>
+    internal virtual RetrievalMetrics EvaluateRetrieval(Tensor images, Tensor texts, int chunkSize = 1024) =>
         RetrievalEvaluator.Evaluate(images, texts, chunkSize, Similarity);
 
     /// <summary>
@@ -50,11 +53,11 @@ public abstract class ClipScoring
     /// embeddings (what a zero-shot model saves), <paramref name="promptTokens"/> [K·T, L] the prompts, class-major
     /// (prompt c·T + t is template t of class c), on the model's device.
     /// </summary>
-    public virtual ZeroShotClasses PrepareZeroShot(ClipModel model, Tensor classEmbeddings, Tensor promptTokens, int templates) =>
+    internal virtual ZeroShotClasses PrepareZeroShot(ClipModel model, Tensor classEmbeddings, Tensor promptTokens, int templates) =>
         new EmbeddingClasses(this, classEmbeddings);
 
     /// <summary>Probabilities [N, K] from unscaled similarities [N, K]: a softmax of the scaled similarities.</summary>
-    public virtual Tensor Probabilities(ClipModel model, Tensor similarities)
+    internal virtual Tensor Probabilities(ClipModel model, Tensor similarities)
     {
         using var scope = NewDisposeScope();
         var scale = HostTransfer.ToCpu(model.LogitScale.detach().to(ScalarType.Float32)).exp();
@@ -126,7 +129,7 @@ public abstract class ClipScoring
 }
 
 /// <summary>Zero-shot classes prepared by a <see cref="ClipScoring"/>.</summary>
-public abstract class ZeroShotClasses
+internal abstract class ZeroShotClasses
 {
     /// <summary>Unscaled similarities [N, K] (fp32, on the CPU) of the images <paramref name="pixels"/> to the classes.</summary>
     public abstract Tensor Similarities(ClipModel model, Tensor pixels);

@@ -32,7 +32,7 @@ internal class GlobalCosineScoring : ClipScoring
     }
 
     /// <summary>The evaluator's own dot product (fp32, or fp64 near ties), as for embedding columns.</summary>
-    public override RetrievalMetrics EvaluateRetrieval(Tensor images, Tensor texts, int chunkSize = 1024) =>
+    internal override RetrievalMetrics EvaluateRetrieval(Tensor images, Tensor texts, int chunkSize = 1024) =>
         RetrievalEvaluator.Evaluate(images, texts, chunkSize);
 }
 
@@ -47,7 +47,7 @@ internal sealed class SigmoidScoring : GlobalCosineScoring
     /// Every image–class pair scored independently, so the probabilities need not sum to one: a softmax would discard
     /// the bias the model learned.
     /// </summary>
-    public override Tensor Probabilities(ClipModel model, Tensor similarities)
+    internal override Tensor Probabilities(ClipModel model, Tensor similarities)
     {
         if (model.LogitBias is not { } bias)
             throw new System.InvalidOperationException("Sigmoid scoring needs a model with a logit bias (trained with SigLIP).");

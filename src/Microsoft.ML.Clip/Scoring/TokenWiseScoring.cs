@@ -39,7 +39,7 @@ internal sealed class TokenWiseScoring : ClipScoring
 
     public override Tensor Similarity(Tensor images, Tensor texts) => _similarity.ScoreZeroPadded(images, texts);
 
-    public override ZeroShotClasses PrepareZeroShot(ClipModel model, Tensor classEmbeddings, Tensor promptTokens, int templates)
+    internal override ZeroShotClasses PrepareZeroShot(ClipModel model, Tensor classEmbeddings, Tensor promptTokens, int templates)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Clip.Training;
 /// weight decay and learning-rate scale. Written here rather than taken from TorchSharp so that its whole
 /// state is plain named tensors: checkpoints store it in safetensors and restore it exactly.
 /// </summary>
-public class AdamW
+internal class AdamW
 {
     private readonly List<OptimizedParameter> _parameters;
     private readonly Dictionary<string, (Tensor ExpAvg, Tensor ExpAvgSq)> _state = new();

@@ -37,7 +37,7 @@ public sealed class NonFiniteTrainingException(string message) : ArithmeticExcep
 /// both micro-batching through <see cref="MicroBatches"/>), and what this class does around them: skipping non-finite
 /// steps, clipping, the optimizer update and the temperature clamp.
 /// </remarks>
-public sealed class ClipTrainer : IDisposable
+internal sealed class ClipTrainer : IDisposable
 {
     private readonly ClipModel _master;
     private readonly ClipObjective _objective;

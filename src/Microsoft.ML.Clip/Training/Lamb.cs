@@ -19,7 +19,7 @@ namespace Microsoft.ML.Clip.Training;
 /// <see cref="AdamW.StateDict"/> checkpoints LAMB as well. Per-parameter learning-rate scales (layer decay)
 /// multiply <c>lr</c> before the trust ratio, as in EVA-CLIP's parameter groups.
 /// </remarks>
-public sealed class Lamb : AdamW
+internal sealed class Lamb : AdamW
 {
     private readonly Func<OptimizedParameter, bool> _adapted;
 

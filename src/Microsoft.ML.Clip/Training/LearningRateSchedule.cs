@@ -9,7 +9,7 @@ namespace Microsoft.ML.Clip.Training;
 /// <param name="BaseLearningRate">Peak learning rate.</param>
 /// <param name="WarmupSteps">Warmup length in optimizer steps.</param>
 /// <param name="TotalSteps">Total optimizer steps of the run.</param>
-public sealed record LearningRateSchedule(double BaseLearningRate, long WarmupSteps, long TotalSteps)
+internal sealed record LearningRateSchedule(double BaseLearningRate, long WarmupSteps, long TotalSteps)
 {
     /// <summary>The learning rate for the 0-based optimizer step <paramref name="step"/>.</summary>
     public double At(long step)

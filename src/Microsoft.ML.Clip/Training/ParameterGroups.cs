@@ -9,10 +9,10 @@ namespace Microsoft.ML.Clip.Training;
 /// <param name="Parameter">The tensor.</param>
 /// <param name="WeightDecay">Decoupled weight decay for this parameter (0 for excluded ones).</param>
 /// <param name="LearningRateScale">Multiplier of the scheduled learning rate (layer-wise decay, per-tower rates).</param>
-public sealed record OptimizedParameter(string Name, Parameter Parameter, double WeightDecay, double LearningRateScale = 1.0);
+internal sealed record OptimizedParameter(string Name, Parameter Parameter, double WeightDecay, double LearningRateScale = 1.0);
 
 /// <summary>Which parameters get weight decay.</summary>
-public static class ParameterGroups
+internal static class ParameterGroups
 {
     /// <summary>
     /// open_clip's rule, plus embeddings: biases, normalization weights (every tensor with fewer than two

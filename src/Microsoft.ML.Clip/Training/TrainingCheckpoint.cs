@@ -14,7 +14,7 @@ namespace Microsoft.ML.Clip.Training;
 /// <param name="Epoch">0-based epoch in progress.</param>
 /// <param name="BatchesDoneInEpoch">Batches of that epoch already trained on.</param>
 /// <param name="Step">Optimizer steps taken.</param>
-public sealed record TrainingPosition(int Epoch, long BatchesDoneInEpoch, long Step);
+internal sealed record TrainingPosition(int Epoch, long BatchesDoneInEpoch, long Step);
 
 /// <summary>
 /// Checkpoints of a training run in one folder: <c>checkpoint-&lt;step&gt;.safetensors</c> files holding the model
@@ -22,7 +22,7 @@ public sealed record TrainingPosition(int Epoch, long BatchesDoneInEpoch, long S
 /// with the position and the model config in the metadata. Each file is written atomically (temporary
 /// file, flush to disk, rename), so a crash leaves the previous checkpoint intact; the newest few are kept.
 /// </summary>
-public sealed class TrainingCheckpoints
+internal sealed class TrainingCheckpoints
 {
     private const string Prefix = "checkpoint-";
     private const string Extension = ".safetensors";

@@ -30,7 +30,7 @@ public static class SafeTensors
     /// <param name="stream">A readable, seekable stream.</param>
     /// <param name="source">Name used in error messages (usually the file path).</param>
     /// <param name="maxHeaderBytes">Upper bound for the JSON header size.</param>
-    public static SafeTensorsHeader ReadHeader(Stream stream, string source = "stream", long maxHeaderBytes = DefaultMaxHeaderBytes)
+    internal static SafeTensorsHeader ReadHeader(Stream stream, string source = "stream", long maxHeaderBytes = DefaultMaxHeaderBytes)
     {
         long start = stream.Position;
         long available = stream.Length - start;
@@ -120,7 +120,7 @@ public static class SafeTensors
     }
 
     /// <summary>Reads one tensor described by <paramref name="entry"/> of a validated header.</summary>
-    public static Tensor ReadTensor(Stream stream, SafeTensorsHeader header, SafeTensorsEntry entry, string source = "stream")
+    internal static Tensor ReadTensor(Stream stream, SafeTensorsHeader header, SafeTensorsEntry entry, string source = "stream")
     {
         if (entry.ByteLength > Array.MaxLength)
             throw Error(source, $"holds tensor '{entry.Name}' of {entry.ByteLength} bytes; tensors over 2 GB are not supported.");

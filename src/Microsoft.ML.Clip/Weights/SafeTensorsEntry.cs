@@ -19,4 +19,4 @@ public sealed record SafeTensorsEntry(string Name, torch.ScalarType DType, long[
 /// <param name="Entries">Tensors in file order.</param>
 /// <param name="Metadata">The optional string map stored under <c>__metadata__</c>.</param>
 /// <param name="DataStart">Absolute file offset of the data section.</param>
-public sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries, IReadOnlyDictionary<string, string> Metadata, long DataStart);
+internal sealed record SafeTensorsHeader(IReadOnlyList<SafeTensorsEntry> Entries, IReadOnlyDictionary<string, string> Metadata, long DataStart);

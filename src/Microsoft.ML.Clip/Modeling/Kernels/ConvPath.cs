@@ -1,7 +1,7 @@
 namespace Microsoft.ML.Clip.Modeling.Kernels;
 
 /// <summary>How a CPU convolution is computed.</summary>
-public enum ConvPath
+internal enum ConvPath
 {
     /// <summary>libtorch's <c>conv2d</c>: oneDNN for fp32/bf16 batches on the CPU (ATen's own kernel for some small cases).</summary>
     Native,
@@ -14,7 +14,7 @@ public enum ConvPath
 }
 
 /// <summary>How the path of CPU convolutions is chosen (<c>CLIP_CONV_PATH</c>).</summary>
-public enum ConvPathMode
+internal enum ConvPathMode
 {
     /// <summary>Check the native kernel per signature when training, fall back to im2col where it is off.</summary>
     Auto,

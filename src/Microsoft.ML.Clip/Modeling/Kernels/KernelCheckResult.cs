@@ -8,7 +8,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// <param name="Operation">The probe's name.</param>
 /// <param name="DType">The dtype the kernel ran in.</param>
 /// <param name="Comparisons">Forward first, then one per differentiated input.</param>
-public sealed record KernelCheckResult(string Operation, ScalarType DType, IReadOnlyList<KernelComparison> Comparisons)
+internal sealed record KernelCheckResult(string Operation, ScalarType DType, IReadOnlyList<KernelComparison> Comparisons)
 {
     /// <summary>Whether every comparison is within tolerance.</summary>
     public bool Passed => Comparisons.All(c => c.Passed);

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// <param name="MaxError">max |kernel − reference| (NaN when the kernel produced a NaN).</param>
 /// <param name="Scale">max |reference|.</param>
 /// <param name="Tolerance">The allowed max |kernel − reference|.</param>
-public sealed record KernelComparison(string What, double MaxError, double Scale, double Tolerance)
+internal sealed record KernelComparison(string What, double MaxError, double Scale, double Tolerance)
 {
     /// <summary>Whether the error is within tolerance (false for NaN).</summary>
     public bool Passed => MaxError <= Tolerance;

@@ -24,7 +24,7 @@ namespace Microsoft.ML.Clip.Modeling.Kernels;
 /// error is meaningless; their absolute error follows the size of the terms summed, which the largest entry
 /// represents.</para>
 /// </remarks>
-public static class KernelTolerance
+internal static class KernelTolerance
 {
     private const double RoundingFactor = 4;
     private const double AccumulationFactor = 16;

@@ -13,7 +13,7 @@ namespace Microsoft.ML.Clip.Training.Distributed;
 /// objective, position: a checkpoint's contents) is sent to every rank at the start, so a fresh run and a run resumed
 /// from rank 0's checkpoint — with any number of processes — start identical; checksums compare them later.
 /// </summary>
-public static class TrainingStateSync
+internal static class TrainingStateSync
 {
     /// <summary>
     /// Sends rank 0's state to every rank and loads it there; returns the position and the objective's state as

@@ -65,7 +65,7 @@ public abstract class ClipObjective
     /// The optimizer for <paramref name="parameters"/> (weight decay already assigned), or null for AdamW with
     /// the options' settings. EVA-CLIP returns LAMB with layer-wise learning-rate scales here.
     /// </summary>
-    public virtual AdamW? CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options) => null;
+    internal virtual AdamW? CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options) => null;
 
     /// <summary>Objective state that must survive a checkpoint (queues, teachers, heads), by name.</summary>
     public virtual IReadOnlyDictionary<string, Tensor> StateDict() => new Dictionary<string, Tensor>();

@@ -44,7 +44,7 @@ public sealed class EvaClipObjective : ClipObjective
     }
 
     /// <summary>LAMB with each parameter's learning-rate scale set by its tower's ratio and layer decay.</summary>
-    public override AdamW CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options)
+    internal override AdamW CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(options);

@@ -124,7 +124,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         _loss.LocalLoss(model, features, start, count, trainModelLevelParameters);
 
     /// <inheritdoc/>
-    public override AdamW? CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options) =>
+    internal override AdamW? CreateOptimizer(IReadOnlyList<OptimizedParameter> parameters, ClipTrainerOptions options) =>
         _loss.CreateOptimizer(parameters, options);
 
     /// <inheritdoc/>

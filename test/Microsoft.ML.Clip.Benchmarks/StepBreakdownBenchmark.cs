@@ -12,7 +12,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Clip.Benchmarks;
 
 /// <summary>
-/// Where a ViT-B-32 training step's time goes: the step is timed whole, then each kind of work it contains is
+/// Where a training step's time goes (ViT-B-32, and the train-small step): the step is timed whole, then each kind of work it contains is
 /// timed alone at the step's shapes (forward and backward of every attention layer, MLP and LayerNorm of both towers,
 /// the patch embedding, the loss, the AdamW update) and scaled by how often the step runs it. What the parts leave of
 /// the whole is the rest (embeddings, pooling, projections, dispose and autograd overhead). Data preparation (PIL-exact
@@ -23,12 +23,19 @@ namespace Microsoft.ML.Clip.Benchmarks;
 /// </summary>
 internal static class StepBreakdownBenchmark
 {
-    /// <summary>The fp32 breakdown, then (on a CPU with bf16 instructions) the bf16 mixed-precision one.</summary>
-    public static void Run(int batch = 32, int repetitions = 3)
+    /// <summary>
+    /// ViT-B-32 at batch 32 and the train-small step of the <c>training</c> benchmark at batch 64 (whose bf16 rate is the
+    /// one compared with the bf16 matrix-product rate): each in fp32, then (on a CPU with bf16 instructions) in bf16 mixed
+    /// precision.
+    /// </summary>
+    public static void Run(int repetitions = 3)
     {
-        Run(TrainingPrecision.Float32, batch, repetitions);
-        if (CpuInfo.Detect().HasFastBFloat16) Run(TrainingPrecision.BFloat16Mixed, batch, repetitions);
-        else Measure.Report("vit-b-32-step-breakdown-bf16-mixed", ("skipped", "no native bf16 on this CPU"));
+        foreach (var (name, config, batch) in new[] { ("vit-b-32", ClipPresets.VitB32, 32), ("train-small", ClipPresets.Small, 64) })
+        {
+            Run(name, config, TrainingPrecision.Float32, batch, repetitions);
+            if (CpuInfo.Detect().HasFastBFloat16) Run(name, config, TrainingPrecision.BFloat16Mixed, batch, repetitions);
+            else Measure.Report($"{name}-step-breakdown-bf16-mixed", ("skipped", "no native bf16 on this CPU"));
+        }
     }
 
     /// <summary>
@@ -37,17 +44,17 @@ internal static class StepBreakdownBenchmark
     /// only there: the residual additions of bf16 block outputs to the fp32 stream, and the master-weight traffic of a step
     /// (fp32 master → bf16 working copy, bf16 gradients → fp32).
     /// </summary>
-    private static void Run(TrainingPrecision precision, int batch, int repetitions)
+    private static void Run(string name, ClipConfig config, TrainingPrecision precision, int batch, int repetitions)
     {
-        var config = ClipPresets.VitB32;
         bool bf16 = precision == TrainingPrecision.BFloat16Mixed;
         var compute = bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
         manual_seed(0);
         using var model = new ClipModel(config);
         using var trainer = new ClipTrainer(model, new ContrastiveObjective(), new ClipTrainerOptions { WarmupSteps = 1, Precision = precision }, 1000);
-        using var pixels = randn(batch, 3, 224, 224);
-        using var tokens = randint(1, 49000, new long[] { batch, 77 });
-        tokens[TensorIndex.Colon, 40] = 49407;
+        using var pixels = randn(batch, 3, config.Vision.ImageSize, config.Vision.ImageSize);
+        int context = config.Text.ContextLength, vocabulary = config.Text.VocabSize;
+        using var tokens = randint(1, vocabulary - 1, new long[] { batch, context });
+        tokens[TensorIndex.Colon, context / 2] = vocabulary - 1; // end of text: the largest id
         using var data = new TrainingBatch(pixels, tokens);
         double step = Measure.MedianSeconds(() => trainer.Step(data), warmup: 1, repetitions: repetitions);
 
@@ -80,7 +87,7 @@ internal static class StepBreakdownBenchmark
         // as fractions of the same step: whether the fused kernel would pay on this CPU.
         fields.Add(("image_attention_fused_fraction", v.Layers * shapes.Timed(new MultiheadSelfAttention(v.Width, v.Width / v.HeadWidth, dtype: compute) { UseFusedAttention = true }, x => null, imageTokens, v.Width) / step));
         fields.Add(("text_attention_fused_fraction", t.Layers * shapes.Timed(new MultiheadSelfAttention(t.Width, t.Heads, dtype: compute) { UseFusedAttention = true }, CausalMask, t.ContextLength, t.Width) / step));
-        Measure.Report($"vit-b-32-step-breakdown-{(bf16 ? "bf16-mixed" : "fp32")}", fields.ToArray());
+        Measure.Report($"{name}-step-breakdown-{(bf16 ? "bf16-mixed" : "fp32")}", fields.ToArray());
     }
 
     private static Tensor? CausalMask(long length) => full(length, length, float.NegativeInfinity).triu_(1);

@@ -5,6 +5,18 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Microsoft.ML.Clip.Extensions.AI;
 
 /// <summary>A <see cref="ClipModelBundle"/> as Microsoft.Extensions.AI embedding generators, directly or registered for dependency injection.</summary>
+/// <example>
+/// <code>
+/// using var clip = ClipModelBundle.FromHubFolder("models/ViT-B-16-SigLIP");
+/// using var texts = clip.AsTextEmbeddingGenerator();
+/// var vectors = await texts.GenerateAsync(["a red car", "a cat on a sofa"]);
+/// using var images = clip.AsImageEmbeddingGenerator();
+/// var photo = await images.GenerateAsync([await DataContent.LoadFromAsync("photo.jpg")]);
+///
+/// // Dependency injection, with Microsoft.Extensions.AI's middleware on top.
+/// services.AddClipTextEmbeddingGenerator(clip).UseDistributedCache().UseLogging();
+/// </code>
+/// </example>
 public static class ClipEmbeddingGeneratorExtensions
 {
     /// <summary>A text embedding generator over the bundle (see <see cref="ClipTextEmbeddingGenerator"/>).</summary>

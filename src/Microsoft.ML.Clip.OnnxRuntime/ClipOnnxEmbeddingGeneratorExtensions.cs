@@ -5,6 +5,16 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Microsoft.ML.Clip.OnnxRuntime;
 
 /// <summary>Registers the ONNX Runtime CLIP embedding generators for dependency injection.</summary>
+/// <example>
+/// <code>
+/// // An export folder written by ClipModelBundle.ExportOnnx; the application references ONNX Runtime, not TorchSharp.
+/// services.AddClipOnnxTextEmbeddingGenerator("clip-onnx");
+/// services.AddClipOnnxImageEmbeddingGenerator("clip-onnx");
+/// // or directly:
+/// using var texts = new ClipOnnxTextEmbeddingGenerator("clip-onnx");
+/// var vectors = await texts.GenerateAsync(["a red car"]);
+/// </code>
+/// </example>
 public static class ClipOnnxEmbeddingGeneratorExtensions
 {
     /// <summary>

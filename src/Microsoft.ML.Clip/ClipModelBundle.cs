@@ -31,6 +31,17 @@ namespace Microsoft.ML.Clip;
 /// more. Disposing waits for encodings in progress through the embedding stages and generators to finish; afterwards
 /// every use throws <see cref="ObjectDisposedException"/>.</para>
 /// </remarks>
+/// <example>
+/// <code>
+/// // open_clip weights and the OpenAI tokenizer, or a released model's hub folder (EVA02-CLIP, SigLIP, SigLIP 2).
+/// using var clip = ClipModelBundle.Load("ViT-B-32.safetensors", ClipPresets.Get("ViT-B-32-quickgelu"),
+///                                       ClipTokenizer.FromOpenAIMergesFile("bpe_simple_vocab_16e6.txt.gz"));
+/// using var siglip = ClipModelBundle.FromHubFolder("models/ViT-B-16-SigLIP");
+/// var zeroShot = mlContext.Transforms.LoadImages("Image", imageFolder, "ImagePath")
+///     .Append(mlContext.Transforms.ClipZeroShot(siglip, ["cat", "dog"], PromptTemplates.ImageNet));
+/// siglip.ExportOnnx("siglip-onnx");   // for ONNX Runtime, without TorchSharp
+/// </code>
+/// </example>
 public sealed class ClipModelBundle : IDisposable
 {
     private readonly ClipModel _model;

@@ -23,6 +23,14 @@ namespace Microsoft.ML.Clip.Tokenization;
 /// <para>Instances are immutable and safe to use from several threads at once. The set of kinds is closed (a saved
 /// model must be able to read its tokenizer back), so the class cannot be derived from outside the library.</para>
 /// </remarks>
+/// <example>
+/// <code>
+/// var clip = ClipTokenizer.FromOpenAIMergesFile("bpe_simple_vocab_16e6.txt.gz");   // CLIP's BPE
+/// var siglip = SigLipTokenizer.FromSpieceModel("spiece.model");                      // SigLIP's SentencePiece
+/// var fromFolder = ClipTextTokenizer.FromHubFolder("models/ViT-B-16-SigLIP2");       // whatever the folder ships
+/// int[] ids = clip.Encode("a photo of a cat", contextLength: 77);                    // padded to the context length
+/// </code>
+/// </example>
 public abstract class ClipTextTokenizer
 {
     private protected ClipTextTokenizer()

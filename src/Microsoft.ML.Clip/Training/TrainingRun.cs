@@ -17,6 +17,17 @@ namespace Microsoft.ML.Clip.Training;
 /// and validation and progress through <see cref="TrainingRunHooks"/>. <c>ClipPretrain</c> is this run fed from an
 /// IDataView; use it directly to train on batches from elsewhere. A run is used once.
 /// </summary>
+/// <example>
+/// <code>
+/// // Batches from anywhere: the function returns this process's rows of global batch i of an epoch, null at its end.
+/// var source = new FunctionBatchSource(rowCount: pixels.shape[0], (epoch, i) =>
+///     i * 256 &lt; pixels.shape[0] ? SourceBatch.FromTensors(pixels.narrow(0, i * 256, 256), tokens.narrow(0, i * 256, 256)) : null);
+/// var objective = new SigLipObjective();
+/// using var model = new ClipModel(objective.PrepareArchitecture(ClipPresets.Small));   // SigLIP adds its logit bias
+/// var run = new TrainingRun(model, objective, new TrainingRunOptions { Epochs = 5, BatchSize = 256, CheckpointDirectory = "ckpt" });
+/// ClipTrainingReport report = run.Run(source);
+/// </code>
+/// </example>
 public sealed class TrainingRun
 {
     private readonly ClipModel _model;

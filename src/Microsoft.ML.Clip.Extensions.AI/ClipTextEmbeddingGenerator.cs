@@ -50,7 +50,7 @@ public sealed class ClipTextEmbeddingGenerator : IEmbeddingGenerator<string, Emb
             options.BatchSize ?? DefaultBatchSize, normalize: false, (texts, start, count, destination) =>
             {
                 var tokens = new long[count * contextLength];
-                EmbeddingInputs.Tokenize(texts, start, count, contextLength, text => tokenizer.Encode(text, contextLength), tokens);
+                EmbeddingInputs.Tokenize(texts, start, count, contextLength, tokenizer, tokens);
                 bundle.EncodeTextsInto(tokens, count, destination, normalize);
             });
     }

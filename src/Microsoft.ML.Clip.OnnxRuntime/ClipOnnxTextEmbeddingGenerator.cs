@@ -49,7 +49,7 @@ public sealed class ClipOnnxTextEmbeddingGenerator : IEmbeddingGenerator<string,
             return (texts, start, count, destination) =>
             {
                 var tokens = new long[count * contextLength];
-                EmbeddingInputs.Tokenize(texts, start, count, contextLength, text => tokenizer.Encode(text, contextLength), tokens);
+                EmbeddingInputs.Tokenize(texts, start, count, contextLength, tokenizer, tokens);
                 encoder.Run(tokens, [count, contextLength], destination);
             };
         });

@@ -15,14 +15,12 @@ internal sealed class OnnxEncoder : IDisposable
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
 
-    private OnnxEncoder(InferenceSession session, string input, string output, ClipOnnxManifest manifest, EmbeddingGeneratorMetadata metadata, bool normalizeHere)
+    private OnnxEncoder(InferenceSession session, string input, string output, ClipOnnxManifest manifest)
     {
         _session = session;
         _inputNames = [input];
         _outputNames = [output];
         Manifest = manifest;
-        Metadata = metadata;
-        NormalizeHere = normalizeHere;
     }
 
     /// <summary>The export's manifest.</summary>
@@ -30,12 +28,6 @@ internal sealed class OnnxEncoder : IDisposable
 
     /// <summary>The session (for <c>GetService</c>).</summary>
     public InferenceSession Session => _session;
-
-    /// <summary>Provider, model id (the option, else the folder's name) and the export's embedding size.</summary>
-    public EmbeddingGeneratorMetadata Metadata { get; }
-
-    /// <summary>Whether the generator must normalize (normalized embeddings asked for, raw ones exported).</summary>
-    public bool NormalizeHere { get; }
 
     /// <summary>
     /// Opens the encoder <paramref name="pick"/> names and builds a generator's batches over it with the batch encoder
@@ -49,7 +41,12 @@ internal sealed class OnnxEncoder : IDisposable
         var opened = Open(exportFolder, options, pick);
         try
         {
-            return (opened, new EmbeddingBatches<TInput>(owner, opened.Metadata, options.BatchSize ?? defaultBatchSize, opened.NormalizeHere, encoder(opened)));
+            var manifest = opened.Manifest;
+            // Model id: the option, else the folder's name. Normalized here when normalized embeddings are asked for from a raw export.
+            string modelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(exportFolder)));
+            var metadata = new EmbeddingGeneratorMetadata(ClipOnnxTextEmbeddingGenerator.ProviderName, null, modelId, manifest.EmbeddingSize);
+            bool normalizeHere = options.Normalize && !manifest.Normalized;
+            return (opened, new EmbeddingBatches<TInput>(owner, metadata, options.BatchSize ?? defaultBatchSize, normalizeHere, encoder(opened)));
         }
         catch
         {
@@ -69,8 +66,6 @@ internal sealed class OnnxEncoder : IDisposable
             throw new InvalidOperationException($"Raw embeddings were asked for (Normalize = false), but the export in '{exportFolder}' normalizes them " +
                 "and they cannot be recovered; export with ClipOnnxExportOptions.NormalizeEmbeddings = false.");
         var (file, input, output) = pick(manifest);
-        string modelId = options.ModelId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(exportFolder)));
-        var metadata = new EmbeddingGeneratorMetadata(ClipOnnxTextEmbeddingGenerator.ProviderName, null, modelId, manifest.EmbeddingSize);
         InferenceSession session;
         if (options.SessionOptions is { } sessionOptions)
             session = new InferenceSession(Path.Combine(exportFolder, file), sessionOptions);
@@ -79,7 +74,7 @@ internal sealed class OnnxEncoder : IDisposable
             using var defaults = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
             session = new InferenceSession(Path.Combine(exportFolder, file), defaults);
         }
-        return new OnnxEncoder(session, input, output, manifest, metadata, options.Normalize && !manifest.Normalized);
+        return new OnnxEncoder(session, input, output, manifest);
     }
 
     /// <summary>Runs the encoder on inputs of <paramref name="shape"/> (first dimension: how many) and copies their [count, D] floats out.</summary>

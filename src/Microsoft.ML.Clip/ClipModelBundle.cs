@@ -28,7 +28,7 @@ namespace Microsoft.ML.Clip;
 /// <c>ClipPretrain</c>'s bundle, <c>ClipEmbeddingTransformer.Bundle</c>, belongs to whoever holds that transformer).
 /// <see cref="Dispose"/> frees the model's weights and its bf16 inference copy at once instead of at some later garbage
 /// collection, which matters to a server that swaps models; dispose a bundle only when nothing scores with it any
-/// more. Disposing waits for encodings in progress through the embedding stages and generators to finish; afterwards
+/// more. Disposing waits for scoring in progress through the stages, evaluations and generators to finish; afterwards
 /// every use throws <see cref="ObjectDisposedException"/>.</para>
 /// </remarks>
 /// <example>
@@ -48,7 +48,7 @@ public sealed class ClipModelBundle : IDisposable
     private ClipModel? _inference;
     private ClipScoring? _scoring;
     private readonly object _inferenceLock = new();
-    private readonly UsageGate _gate = new(); // encodings in progress; closed by Dispose
+    private readonly UsageGate _gate = new(); // uses of the model in progress (EnterUse); closed by Dispose
 
     /// <summary>Bundles a model with the tokenizer and preprocessing it was trained with; checks that the tokenizer fits the model's vocabulary.</summary>
     /// <param name="model">The model (float32 weights; it is not copied: the bundle owns it from now on, and <see cref="Dispose"/> disposes it).</param>
@@ -227,6 +227,13 @@ public sealed class ClipModelBundle : IDisposable
         }
     }
 
+    /// <summary>
+    /// Marks a use of the model in progress until the lease is disposed: <see cref="Dispose"/> waits for it. Every scoring
+    /// path (embedding, zero-shot, retrieval, the generators) holds one while it runs the model.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The bundle was disposed.</exception>
+    internal UsageGate.Lease EnterUse() => _gate.Enter(this);
+
     /// <summary>Forgets the bf16 copy after the float32 weights changed (training).</summary>
     internal void InvalidateInferenceCopy()
     {
@@ -241,7 +248,7 @@ public sealed class ClipModelBundle : IDisposable
     internal void EncodeImagesInto(ReadOnlySpan<float> pixels, int count, Span<float> destination, bool normalize)
     {
         int size = Preprocessing.ImageSize;
-        using var use = _gate.Enter(this);
+        using var use = EnterUse();
         var model = InferenceModel();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -255,7 +262,7 @@ public sealed class ClipModelBundle : IDisposable
     /// </summary>
     internal void EncodeTextsInto(ReadOnlySpan<long> tokens, int count, Span<float> destination, bool normalize)
     {
-        using var use = _gate.Enter(this);
+        using var use = EnterUse();
         var model = InferenceModel();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -264,8 +271,8 @@ public sealed class ClipModelBundle : IDisposable
     }
 
     /// <summary>
-    /// Frees the model's weights (and the bf16 inference copy) now. Waits for encodings in progress through the
-    /// embedding stages and generators; afterwards using the bundle, or a stage or generator over it, throws
+    /// Frees the model's weights (and the bf16 inference copy) now. Waits for scoring in progress through the stages,
+    /// evaluations and generators; afterwards using the bundle, or a stage or generator over it, throws
     /// <see cref="ObjectDisposedException"/>. Only the bundle's owner disposes it (see the remarks on the class).
     /// Calling it again does nothing.
     /// </summary>

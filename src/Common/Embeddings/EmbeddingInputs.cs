@@ -1,9 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Threading.Tasks;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.Clip.Imaging;
+using Microsoft.ML.Clip.Tokenization;
 
 namespace Microsoft.ML.Clip.Embeddings;
 
@@ -31,21 +31,15 @@ internal static class EmbeddingInputs
 
     /// <summary>
     /// Token ids of texts <c>[start, start + count)</c>, <paramref name="contextLength"/> per text (in parallel), into
-    /// <paramref name="tokens"/>, each row as <paramref name="encode"/> gives it.
+    /// <paramref name="tokens"/>, each row as <paramref name="tokenizer"/>'s <c>Encode</c> gives it.
     /// </summary>
     /// <exception cref="ClipInputException">A text is null (its index in the call).</exception>
-    public static void Tokenize(IReadOnlyList<string> texts, int start, int count, int contextLength, Func<string, int[]> encode, long[] tokens)
+    public static void Tokenize(IReadOnlyList<string> texts, int start, int count, int contextLength, ClipTextTokenizer tokenizer, long[] tokens)
     {
         for (int i = 0; i < count; i++)
             if (texts[start + i] is null)
                 throw new ClipInputException(TextInput, start + i, new InvalidDataException("the text is null"));
-        Parallel.For(0, count, i =>
-        {
-            var ids = encode(texts[start + i]);
-            var row = tokens.AsSpan(i * contextLength, contextLength);
-            row.Clear();
-            for (int j = 0; j < ids.Length; j++) row[j] = ids[j];
-        });
+        tokenizer.EncodeRows(texts, start, count, contextLength, tokens);
     }
 
     /// <summary>The encoded bytes of an image input, or an exception saying why it is not one.</summary>

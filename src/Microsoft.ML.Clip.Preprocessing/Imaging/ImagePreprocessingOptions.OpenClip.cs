@@ -45,7 +45,8 @@ public sealed partial class ImagePreprocessingOptions
         }
     }
 
-    private static ImagePreprocessingOptions FromOpenClipPreprocessConfig(JsonElement config, int? imageSize)
+    /// <summary>The same from a parsed <c>preprocess_cfg</c> element (a hub folder's config, read once).</summary>
+    internal static ImagePreprocessingOptions FromOpenClipPreprocessConfig(JsonElement config, int? imageSize)
     {
         if (config.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"preprocess_cfg must be a JSON object, not {config.ValueKind}.");

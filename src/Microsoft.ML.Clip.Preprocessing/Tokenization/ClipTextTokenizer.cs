@@ -5,6 +5,7 @@ using System.Linq;
 using System.Numerics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Threading.Tasks;
 
 namespace Microsoft.ML.Clip.Tokenization;
 
@@ -98,9 +99,19 @@ public abstract class ClipTextTokenizer
         ArgumentNullException.ThrowIfNull(texts);
         CheckContextLength(contextLength);
         var data = new long[(long)texts.Count * contextLength];
-        for (int row = 0; row < texts.Count; row++)
-            FillRow(texts[row], data.AsSpan(row * contextLength, contextLength));
+        EncodeRows(texts, 0, texts.Count, contextLength, data);
         return data;
+    }
+
+    /// <summary>
+    /// Encodes texts <c>[start, start + count)</c> of <paramref name="texts"/>, in parallel, into the first
+    /// <paramref name="count"/> rows of <paramref name="destination"/> (row-major, <paramref name="contextLength"/> ids per
+    /// text), each row as <see cref="Encode(string?, int)"/> gives it: the batch filler of the embedding stages and generators.
+    /// </summary>
+    internal void EncodeRows(IReadOnlyList<string?> texts, int start, int count, int contextLength, long[] destination)
+    {
+        CheckContextLength(contextLength);
+        Parallel.For(0, count, i => FillRow(texts[start + i], destination.AsSpan(i * contextLength, contextLength)));
     }
 
     /// <summary>

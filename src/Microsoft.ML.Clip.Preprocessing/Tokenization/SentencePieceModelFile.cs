@@ -161,6 +161,8 @@ internal sealed class SentencePieceModelFile
     /// <summary>A protobuf wire-format reader over one message's bytes.</summary>
     private sealed class ProtoReader(byte[] data, int start, int end)
     {
+        private static readonly UTF8Encoding _strictUtf8 = new(false, throwOnInvalidBytes: true);
+
         private int _position = start;
 
         public bool Next(out int field, out int wire)
@@ -205,7 +207,13 @@ internal sealed class SentencePieceModelFile
             return inner;
         }
 
-        public string String() => new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(Bytes());
+        public string String()
+        {
+            int length = Length();
+            string text = _strictUtf8.GetString(data, _position, length);
+            _position += length;
+            return text;
+        }
 
         public byte[] Bytes()
         {

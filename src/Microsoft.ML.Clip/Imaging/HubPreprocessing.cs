@@ -6,7 +6,7 @@ namespace Microsoft.ML.Clip.Imaging;
 
 /// <summary>
 /// The image preprocessing of an open_clip hub folder: its <c>preprocess_cfg</c> (open_clip's <c>PreprocessCfg</c>) read by
-/// <see cref="ImagePreprocessingOptions.FromOpenClipPreprocessConfig"/> at the model's own image size, as open_clip's
+/// <see cref="ImagePreprocessingOptions.FromOpenClipPreprocessConfig(string, int?)"/> at the model's own image size, as open_clip's
 /// <c>create_model</c> does; without one, CLIP's defaults at that size.
 /// </summary>
 internal static class HubPreprocessing
@@ -20,7 +20,7 @@ internal static class HubPreprocessing
         if (hub.PreprocessConfigJson is not { } cfg) return new ImagePreprocessingOptions(size);
         try
         {
-            return ImagePreprocessingOptions.FromOpenClipPreprocessConfig(cfg.GetRawText(), size);
+            return ImagePreprocessingOptions.FromOpenClipPreprocessConfig(cfg, size);
         }
         catch (InvalidDataException ex)
         {

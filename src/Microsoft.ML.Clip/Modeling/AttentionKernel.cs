@@ -45,6 +45,13 @@ internal static class AttentionKernel
     public static Tensor SplitHeads(Tensor x, long heads) =>
         x.view(x.shape[0], x.shape[1], heads, x.shape[2] / heads).transpose(1, 2);
 
+    /// <summary>A packed projection [N, L, P·H·Dh] (q, k, v or k, v side by side) → [P, N, H, L, Dh].</summary>
+    public static Tensor SplitPacked(Tensor x, int parts, long heads)
+    {
+        long n = x.shape[0], l = x.shape[1], width = x.shape[2] / parts;
+        return x.view(n, l, parts, heads, width / heads).permute(2, 0, 3, 1, 4);
+    }
+
     /// <summary>[N, H, L, Dh] → [N, L, H·Dh].</summary>
     public static Tensor MergeHeads(Tensor context) =>
         context.transpose(1, 2).reshape(context.shape[0], context.shape[2], context.shape[1] * context.shape[3]);

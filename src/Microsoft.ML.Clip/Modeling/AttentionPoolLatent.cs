@@ -48,9 +48,9 @@ internal sealed partial class AttentionPoolLatent : nn.Module<Tensor, Tensor>, I
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        long n = x.shape[0], l = x.shape[1];
+        long n = x.shape[0];
         var query = AttentionKernel.SplitHeads(q.forward(latent.to(x.dtype).expand(n, 1, _width)), _heads); // [N, H, 1, Dh]
-        var keysValues = kv.forward(x).view(n, l, 2, _heads, _width / _heads).permute(2, 0, 3, 1, 4);    // [2, N, H, L, Dh]
+        var keysValues = AttentionKernel.SplitPacked(kv.forward(x), 2, _heads);                           // [2, N, H, L, Dh]
         var context = AttentionKernel.Attend(query, keysValues[0], keysValues[1], null, _scale, UseFusedAttention);
         var pooled = proj.forward(AttentionKernel.MergeHeads(context));                                    // [N, 1, width]
         pooled = Torch.ScalarSafe.Add(pooled, mlp.forward(norm.forward(pooled)));

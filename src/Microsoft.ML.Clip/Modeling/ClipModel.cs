@@ -26,6 +26,7 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     // tower's parts go depends on the layout.
     private readonly nn.Module<Tensor, Tensor> visual;
     private readonly TextTransformer text;
+    private TowerLayout? _imageLayout, _textLayout; // built on first use: the towers do not change
     private Parameter logit_scale;
     private Parameter? logit_bias;
 
@@ -86,11 +87,11 @@ public sealed partial class ClipModel : nn.Module<Tensor, Tensor, ClipOutput>
     internal TextTransformer Text => text;
 
     /// <summary>The image tower's layout inside this model (<c>visual.</c> prefix); a tower that does not describe itself is one stem.</summary>
-    internal TowerLayout ImageLayout => (visual is IDescribedTower tower ? tower.Layout
+    internal TowerLayout ImageLayout => _imageLayout ??= (visual is IDescribedTower tower ? tower.Layout
         : new TowerLayout([""], _ => null, 0, [], decaysByDepth: false)).WithPrefix(ImageTowerPrefix);
 
     /// <summary>The text tower's layout inside this model (no prefix, or <c>text.</c> with <see cref="ClipConfig.CustomText"/>).</summary>
-    internal TowerLayout TextLayout => text.Layout.WithPrefix(Config.CustomText ? "text." : "");
+    internal TowerLayout TextLayout => _textLayout ??= text.Layout.WithPrefix(Config.CustomText ? "text." : "");
 
     /// <summary>
     /// Turns activation checkpointing of each tower's residual blocks on or off (training passes with gradients only).

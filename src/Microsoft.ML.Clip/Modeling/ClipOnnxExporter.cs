@@ -75,16 +75,18 @@ internal static class ClipOnnxExporter
     private static ClipOnnxManifest WriteFiles(string staging, ClipModel model, ClipTextTokenizer tokenizer, ImagePreprocessingOptions preprocessing,
         string scoring, ClipOnnxExportOptions options)
     {
-        var draft = Describe(model, tokenizer, preprocessing, scoring, options);
+        var tokenizerFiles = tokenizer.SaveFiles();
+        string[] tokenizerFileNames = tokenizerFiles.Select(f => f.Name).ToArray();
+        var draft = Describe(model, tokenizer, tokenizerFileNames, preprocessing, scoring, options);
         var metadata = Metadata(draft).ToList();
         string producer = typeof(ClipOnnxExporter).Assembly.GetName().Version?.ToString() ?? "0";
         WriteModel(Path.Combine(staging, draft.ImageEncoder), ImageEncoder(model, options, metadata), producer);
         WriteModel(Path.Combine(staging, draft.TextEncoder), TextEncoder(model, options, metadata), producer);
-        foreach (var (name, content) in tokenizer.SaveFiles())
+        foreach (var (name, content) in tokenizerFiles)
             File.WriteAllBytes(Path.Combine(staging, name), content);
         var hashes = draft.FileNames()
             .ToDictionary(name => name, name => ClipOnnxManifest.HashFile(Path.Combine(staging, name)));
-        var manifest = Describe(model, tokenizer, preprocessing, scoring, options, hashes);
+        var manifest = Describe(model, tokenizer, tokenizerFileNames, preprocessing, scoring, options, hashes);
         File.WriteAllText(Path.Combine(staging, ClipOnnxManifest.FileName), manifest.ToJson());
         return manifest;
     }
@@ -96,10 +98,9 @@ internal static class ClipOnnxExporter
         stream.Flush(flushToDisk: true);
     }
 
-    private static ClipOnnxManifest Describe(ClipModel model, ClipTextTokenizer tokenizer, ImagePreprocessingOptions preprocessing, string scoring,
-        ClipOnnxExportOptions options, IReadOnlyDictionary<string, string>? hashes = null)
+    private static ClipOnnxManifest Describe(ClipModel model, ClipTextTokenizer tokenizer, string[] files, ImagePreprocessingOptions preprocessing,
+        string scoring, ClipOnnxExportOptions options, IReadOnlyDictionary<string, string>? hashes = null)
     {
-        var files = tokenizer.SaveFiles().Select(f => f.Name).ToArray();
         return new()
         {
             ImageSize = preprocessing.ImageSize,

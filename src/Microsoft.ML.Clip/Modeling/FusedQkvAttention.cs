@@ -35,8 +35,7 @@ internal sealed partial class FusedQkvAttention : nn.Module<Tensor, Tensor?, Ten
     public override Tensor forward(Tensor x, Tensor? unused)
     {
         using var scope = NewDisposeScope();
-        long n = x.shape[0], l = x.shape[1];
-        var parts = qkv.forward(x).view(n, l, 3, _heads, _width / _heads).permute(2, 0, 3, 1, 4); // [3, N, H, L, Dh]
+        var parts = AttentionKernel.SplitPacked(qkv.forward(x), 3, _heads); // [3, N, H, L, Dh]
         var context = AttentionKernel.Attend(parts[0], parts[1], parts[2], null, _scale, UseFusedAttention);
         return proj.forward(AttentionKernel.MergeHeads(context)).MoveToOuterDisposeScope();
     }

@@ -67,12 +67,7 @@ internal sealed partial class MultiheadSelfAttention : nn.Module<Tensor, Tensor?
     public override Tensor forward(Tensor x, Tensor? attnMask)
     {
         using var scope = NewDisposeScope();
-        long n = x.shape[0], l = x.shape[1];
-        long headWidth = _width / _heads;
-
-        var qkv = F.linear(x, in_proj_weight, in_proj_bias)
-            .view(n, l, 3, _heads, headWidth)
-            .permute(2, 0, 3, 1, 4); // [3, N, H, L, Dh]
+        var qkv = AttentionKernel.SplitPacked(F.linear(x, in_proj_weight, in_proj_bias), 3, _heads); // [3, N, H, L, Dh]
         var context = AttentionKernel.Attend(qkv[0], qkv[1], qkv[2], attnMask, _scale, UseFusedAttention);
         return out_proj.forward(AttentionKernel.MergeHeads(context)).MoveToOuterDisposeScope();
     }

@@ -18,26 +18,18 @@ internal sealed class OpenClipHubFolder
     /// <summary>The weights file's name.</summary>
     public const string WeightsFileName = "open_clip_model.safetensors";
 
-    private OpenClipHubFolder(string folder, string configJson, ClipConfig config, JsonElement? textConfig, JsonElement? preprocessConfig)
+    private OpenClipHubFolder(string folder, ClipConfig config, JsonElement? preprocessConfig)
     {
         Folder = folder;
-        ConfigJson = configJson;
         Config = config;
-        TextConfigJson = textConfig;
         PreprocessConfigJson = preprocessConfig;
     }
 
     /// <summary>The folder.</summary>
     public string Folder { get; }
 
-    /// <summary>The text of <c>open_clip_config.json</c>.</summary>
-    public string ConfigJson { get; }
-
     /// <summary>The architecture (<c>model_cfg</c>).</summary>
     public ClipConfig Config { get; }
-
-    /// <summary><c>model_cfg.text_cfg</c> as written (tokenizer settings: <c>hf_tokenizer_name</c>, <c>tokenizer_kwargs</c>).</summary>
-    public JsonElement? TextConfigJson { get; }
 
     /// <summary><c>preprocess_cfg</c> as written, or null when the file has none.</summary>
     public JsonElement? PreprocessConfigJson { get; }
@@ -84,14 +76,7 @@ internal sealed class OpenClipHubFolder
         }
         using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         var root = doc.RootElement;
-        var model = root.TryGetProperty("model_cfg", out var m) ? m : root;
-        JsonElement? text = model.TryGetProperty("text_cfg", out var t) ? t.Clone() : null;
         JsonElement? preprocess = root.TryGetProperty("preprocess_cfg", out var p) && p.ValueKind == JsonValueKind.Object ? p.Clone() : null;
-        return new OpenClipHubFolder(folder, json, config, text, preprocess);
+        return new OpenClipHubFolder(folder, config, preprocess);
     }
-
-    /// <summary>A string of <c>text_cfg</c>, or null when absent or empty.</summary>
-    public string? TextSetting(string key) =>
-        TextConfigJson is { } text && text.TryGetProperty(key, out var value) && value.ValueKind == JsonValueKind.String
-            && value.GetString() is { Length: > 0 } s ? s : null;
 }

@@ -62,6 +62,14 @@ internal static class StateDictLoader
     }
 
     /// <summary>Formats a tensor shape as <c>[a, b]</c>.</summary>
+    /// <summary>The tensors of <paramref name="state"/> whose names start with <paramref name="prefix"/>, with the prefix removed.</summary>
+    public static Dictionary<string, Tensor> WithPrefix(IReadOnlyDictionary<string, Tensor> state, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(prefix);
+        return state.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
+    }
+
     internal static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
 
     private static void AppendList(StringBuilder message, string title, IReadOnlyList<string> items)

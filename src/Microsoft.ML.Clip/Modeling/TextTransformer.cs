@@ -152,8 +152,9 @@ internal sealed partial class TextTransformer : nn.Module<Tensor, Tensor>, IDesc
         var x = ResidualStream.Enter(embedded);
         x = ScalarSafe.Add(x, PositionalEmbedding.narrow(0, 0, length).to(x.dtype));
         // Causal mask as open_clip: −∞ above the diagonal, 0 elsewhere, added to the attention scores.
-        // Built per call on the activations' device and dtype (cheap: L × L) rather than kept as a buffer.
-        var mask = Config.CausalMask ? ScalarSafe.Full([length, length], float.NegativeInfinity, x.dtype, x.device).triu_(1) : null;
+        // Built per call on the activations' device, in the dtype the attention scores have (the tower's, not the fp32
+        // residual stream's: 0 and −∞ are exact in both), rather than kept as a buffer (cheap: L × L).
+        var mask = Config.CausalMask ? ScalarSafe.Full([length, length], float.NegativeInfinity, compute, x.device).triu_(1) : null;
         x = transformer.forward(x, mask);
         x = ln_final.forward(x, compute); // in the tower's dtype, for text_projection
         var pooled = Config.Pooling switch

@@ -32,7 +32,6 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
     private readonly IHost _host;
     private readonly MulticlassClassificationCatalog _multiclass;
     private readonly DataOperationsCatalog _data;
-    private readonly float[] _grid;
 
     /// <summary>The options this estimator was created with (a copy; later changes to the caller's instance do not apply).</summary>
     internal ClipLinearProbeOptions Options { get; }
@@ -44,7 +43,6 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
         _host.CheckValue(options, nameof(options));
         Options = options.Copy(); // later changes to the caller's object do not apply
         Options.Validate();
-        _grid = Options.L2Grid!.ToArray();
         _multiclass = new MulticlassClassificationCatalog(env);
         _data = new DataOperationsCatalog(env);
     }
@@ -112,7 +110,7 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
             throw _host.Except($"The linear probe sweep needs training and validation rows; the split left {trainRows} " +
                 $"training and {validationRows} validation rows. Provide more rows, another ValidationFraction, or ValidationData.");
         ch.Info($"Linear probe sweep: {trainRows} training rows, {validationRows} validation rows, " +
-            $"{_grid.Length} grid values, {Options.RefinementSteps} refinement steps.");
+            $"{Options.L2Grid!.Count} grid values, {Options.RefinementSteps} refinement steps.");
 
         var trials = new List<ClipLinearProbeTrial>();
         void Evaluate(float l2, ClipLinearProbeStage stage, int step)
@@ -127,7 +125,7 @@ public sealed class ClipLinearProbeEstimator : IEstimator<ClipLinearProbeTransfo
             Options.Progress?.Report(trial);
         }
 
-        foreach (float l2 in _grid)
+        foreach (float l2 in Options.L2Grid!)
             Evaluate(l2, ClipLinearProbeStage.Grid, 0);
 
         for (int step = 1; step <= Options.RefinementSteps; step++)

@@ -45,7 +45,6 @@ internal sealed class ClipTrainer : IDisposable
     private readonly AdamW _optimizer;
     private readonly StepPrecision _precision;
     private readonly IStepStrategy _strategy;
-    private readonly ProcessGroup? _group;
     private readonly List<Parameter> _lockedHere;   // what the options' tower locks locked, released on Dispose
     private readonly FrozenParts _frozen;
     private readonly LockedTowerFeatures? _lockedFeatures;
@@ -87,19 +86,10 @@ internal sealed class ClipTrainer : IDisposable
         _precision.Working.CheckpointActivations(
             options.ActivationCheckpointing.HasFlag(CheckpointedTowers.Image), options.ActivationCheckpointing.HasFlag(CheckpointedTowers.Text));
         _lockedFeatures = _frozen.Any ? LockedTowerFeatures.Create(model, _frozen, options.CacheLockedTowerFeatures) : null;
-        if (processGroup is { Size: > 1 })
-        {
-            _group = processGroup;
-            _strategy = new DataParallelStep(processGroup, objective, _precision.GradientSources, options.MicroBatchSize);
-        }
-        else
-        {
-            _strategy = new LocalStep(objective, _precision, options.MicroBatchSize);
-        }
+        _strategy = processGroup is { Size: > 1 }
+            ? new DataParallelStep(processGroup, objective, _precision.GradientSources, options.MicroBatchSize)
+            : new LocalStep(objective, _precision, options.MicroBatchSize);
     }
-
-    /// <summary>The processes this trainer shares its steps with, or null when it trains alone.</summary>
-    public ProcessGroup? ProcessGroup => _group;
 
     /// <summary>Time this process has spent waiting for other processes' data in <see cref="Step(TrainingBatch)"/> (data-parallel training).</summary>
     public TimeSpan CommunicationWait => _strategy.CommunicationWait;

@@ -86,9 +86,9 @@ internal sealed class TrainingCheckpoints
     internal static Dictionary<string, Tensor> Apply(Dictionary<string, Tensor> tensors, string source, ClipModel model, AdamW optimizer)
     {
         using var scope = NewDisposeScope();
-        ClipWeights.Load(model, Select(tensors, "model."), source);
-        optimizer.LoadStateDict(Select(tensors, "optim."));
-        return Select(tensors, "objective.").ToDictionary(p => p.Key, p => p.Value.DetachFromDisposeScope());
+        ClipWeights.Load(model, StateDictLoader.WithPrefix(tensors, "model."), source);
+        optimizer.LoadStateDict(StateDictLoader.WithPrefix(tensors, "optim."));
+        return StateDictLoader.WithPrefix(tensors, "objective.").ToDictionary(p => p.Key, p => p.Value.DetachFromDisposeScope());
     }
 
     private static Dictionary<string, string> Metadata(ClipModel model, TrainingPosition position) => new()
@@ -119,9 +119,6 @@ internal sealed class TrainingCheckpoints
         }
         return null;
     }
-
-    private static Dictionary<string, Tensor> Select(Dictionary<string, Tensor> tensors, string prefix) =>
-        tensors.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
 
     private static long ParseStep(string path)
     {

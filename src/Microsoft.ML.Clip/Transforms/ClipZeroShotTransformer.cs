@@ -105,6 +105,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
     private static float[] ComputeClassEmbeddings(ClipModelBundle bundle, IReadOnlyList<string> classNames, IReadOnlyList<string> templates)
     {
         CheckArguments(classNames, templates);
+        using var use = bundle.EnterUse();
         var model = bundle.InferenceModel();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -123,6 +124,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
 
     private static ZeroShotClasses PrepareClasses(ClipModelBundle bundle, IReadOnlyList<string> classNames, IReadOnlyList<string> templates, float[] classEmbeddings)
     {
+        using var use = bundle.EnterUse();
         var model = bundle.InferenceModel();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -260,6 +262,7 @@ public sealed class ClipZeroShotTransformer : BatchedTransformerBase
         {
             var b = (ClipInputBatch)batch;
             var bundle = owner.Bundle;
+            using var use = bundle.EnterUse();
             var model = bundle.InferenceModel();
             int k = owner.ClassNames.Count;
             using var scope = NewDisposeScope();

@@ -39,7 +39,7 @@ internal sealed class DataParallelStep : IStepStrategy
     private readonly Stopwatch _exchange = new();
 
     /// <summary>Phase of a parameter: 0 for everything but the image tower (reduced first), 1 for the image tower.</summary>
-    private static int PhaseOf(string name) => name.StartsWith(ClipModel.ImageTowerPrefix, StringComparison.Ordinal) ? 1 : 0;
+    private static int PhaseOf(string name) => ClipTowers.TowerOf(name) == ClipTower.Image ? 1 : 0;
 
     public DataParallelStep(ProcessGroup group, ClipObjective objective, IReadOnlyList<(string Name, Parameter Parameter)> gradientSources, int? microBatchSize)
     {

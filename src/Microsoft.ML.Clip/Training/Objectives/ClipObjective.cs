@@ -110,14 +110,6 @@ public abstract class ClipObjective
             $"such as the Vision Transformer); this model's image tower is a {model.Visual.GetType().Name}.");
     }
 
-    /// <summary>The tensors of <paramref name="state"/> whose names start with <paramref name="prefix"/>, with the prefix removed.</summary>
-    private protected static Dictionary<string, Tensor> WithPrefix(IReadOnlyDictionary<string, Tensor> state, string prefix)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        ArgumentNullException.ThrowIfNull(prefix);
-        return state.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
-    }
-
     /// <summary>
     /// Loads the tensors of <paramref name="state"/> named <paramref name="prefix"/><c>*</c> into <paramref name="module"/>
     /// (a part of this objective's <see cref="StateDict"/>, such as a momentum encoder); every tensor of the module must be
@@ -126,7 +118,7 @@ public abstract class ClipObjective
     private protected void LoadModuleState(nn.Module module, IReadOnlyDictionary<string, Tensor> state, string prefix)
     {
         ArgumentNullException.ThrowIfNull(module);
-        var (missing, unexpected) = module.load_state_dict(WithPrefix(state, prefix), strict: false);
+        var (missing, unexpected) = module.load_state_dict(StateDictLoader.WithPrefix(state, prefix), strict: false);
         if (missing.Count > 0 || unexpected.Count > 0)
             throw new ArgumentException($"The '{Name}' objective's state '{prefix}' does not match the checkpoint: missing [{string.Join(", ", missing)}], " +
                                         $"unexpected [{string.Join(", ", unexpected)}].", nameof(state));

@@ -14,12 +14,16 @@ namespace Microsoft.ML.Clip.Training.Precision;
 /// </summary>
 internal abstract class StepPrecision : IDisposable
 {
+    private readonly Parameter[] _accumulating; // every parameter a step's gradients accumulate into
+
     private protected StepPrecision(ClipModel master, IReadOnlyList<(string Name, Parameter Parameter)> gradientSources,
         IReadOnlyList<OptimizedParameter> optimized)
     {
         Master = master;
         GradientSources = gradientSources;
-        Optimized = optimized;
+        // In fp32 the gradient sources are the optimized parameters themselves: zero each tensor once.
+        _accumulating = gradientSources.Select(p => p.Parameter).Concat(optimized.Select(p => p.Parameter))
+            .Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>().ToArray();
     }
 
     /// <summary>The precision <paramref name="precision"/> for training <paramref name="master"/> with an optimizer over <paramref name="optimized"/>.</summary>
@@ -42,9 +46,6 @@ internal abstract class StepPrecision : IDisposable
     /// </summary>
     public IReadOnlyList<(string Name, Parameter Parameter)> GradientSources { get; }
 
-    /// <summary>What the optimizer updates.</summary>
-    private protected IReadOnlyList<OptimizedParameter> Optimized { get; }
-
     /// <summary>The gradients of <see cref="GradientSources"/> that exist, as float32 (the bf16 ones cast), by optimizer name.</summary>
     public Dictionary<string, Tensor> CollectGradients()
     {
@@ -57,8 +58,7 @@ internal abstract class StepPrecision : IDisposable
     /// <summary>Zeroes every gradient a step accumulates into.</summary>
     public void ZeroGradients()
     {
-        foreach (var (_, parameter) in GradientSources) parameter.grad?.zero_();
-        foreach (var p in Optimized) p.Parameter.grad?.zero_();
+        foreach (var parameter in _accumulating) parameter.grad?.zero_();
     }
 
     /// <summary>After an optimizer step on the master weights: brings the working model up to date.</summary>

@@ -34,6 +34,7 @@ internal static class PairEncoder
             while (pipeline.Next() is ClipInputBatch batch)
             {
                 if (batch.Count == 0) continue; // every row of the batch was bad
+                using var use = bundle.EnterUse();
                 imageParts.Add(scoring.EncodeImages(model, batch.PixelTensor(bundle.Preprocessing.ImageSize).to(model.Device)));
                 textParts.Add(scoring.EncodeTexts(model, batch.TokenTensor(bundle.ContextLength).to(model.Device)));
             }

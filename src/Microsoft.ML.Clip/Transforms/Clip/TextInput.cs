@@ -145,11 +145,6 @@ internal sealed class TextInput
     {
         if (IsTokenIds)
             return; // written by the reader
-        System.Threading.Tasks.Parallel.For(0, count, i =>
-        {
-            var ids = _tokenizer.Encode(captions[i], ContextLength);
-            var slot = destination.AsSpan(i * ContextLength, ContextLength);
-            for (int j = 0; j < ids.Length; j++) slot[j] = ids[j];
-        });
+        _tokenizer.EncodeRows(captions, 0, count, ContextLength, destination);
     }
 }

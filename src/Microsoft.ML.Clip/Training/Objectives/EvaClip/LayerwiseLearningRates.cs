@@ -20,12 +20,6 @@ internal static class LayerwiseLearningRates
     public static ClipTower TowerOf(string name) => ClipTowers.TowerOf(name);
 
     /// <summary>
-    /// Depth of <paramref name="name"/> within its tower (0 … blocks + 1), from the tower's <see cref="TowerLayout"/>:
-    /// stem 0, block i at i + 1, head at blocks + 1. Not defined for <see cref="ClipTower.Shared"/> parameters.
-    /// </summary>
-    public static int Depth(string name, ClipModel model) => ClipTowers.LayoutOf(model, TowerOf(name)).Depth(name);
-
-    /// <summary>
     /// The learning-rate scale of every parameter of <paramref name="model"/> (plus any <c>objective.</c> names in
     /// <paramref name="names"/>, which get 1): <c>ratio · decay^(L + 1 − depth)</c> per tower.
     /// </summary>
@@ -50,9 +44,10 @@ internal static class LayerwiseLearningRates
                 continue;
             }
             var (ratio, decay) = tower == ClipTower.Image ? (imageRatio, imageDecay) : (textRatio, textDecay);
-            // A tower whose layout does not decay by depth (a ModifiedResNet) takes its base ratio throughout.
+            // Depth within the tower from its layout: stem 0, block i at i + 1, head at blocks + 1. A tower whose layout
+            // does not decay by depth (a ModifiedResNet) takes its base ratio throughout.
             var layout = ClipTowers.LayoutOf(model, tower);
-            result[name] = layout.DecaysByDepth ? ratio * Math.Pow(decay, layout.BlockCount + 1 - Depth(name, model)) : ratio;
+            result[name] = layout.DecaysByDepth ? ratio * Math.Pow(decay, layout.BlockCount + 1 - layout.Depth(name)) : ratio;
         }
         return result;
     }

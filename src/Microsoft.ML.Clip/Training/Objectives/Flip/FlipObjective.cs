@@ -156,7 +156,7 @@ public sealed class FlipObjective : ClipObjective, IDisposable
         if (state.TryGetValue("flip.seed", out var seed)) _seed = unchecked((ulong)seed.item<long>());
         if (state.TryGetValue("flip.draws", out var draws)) _draws = draws.item<long>();
         if (state.TryGetValue("flip.steps", out var steps)) _steps = steps.item<long>();
-        _loss.LoadStateDict(WithPrefix(state, "inner."));
+        _loss.LoadStateDict(StateDictLoader.WithPrefix(state, "inner."));
     }
 
     /// <inheritdoc/>
